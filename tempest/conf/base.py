@@ -1,0 +1,42 @@
+"""The framework's settings base class."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from tempest.conf.mixins import (
+    BaseAppSettings,
+    CORSSettings,
+    DatabaseSettings,
+    LogSettings,
+    ServerSettings,
+)
+
+DEFAULT_MIDDLEWARE: tuple[str, ...] = (
+    "tempest.api.middleware.RequestIDMiddleware",
+    "tempest.api.middleware.CORSMiddleware",
+)
+
+
+class Settings(ServerSettings, LogSettings, DatabaseSettings, CORSSettings, BaseAppSettings):
+    """Base class of a project's settings.
+
+    A project subclasses it in ``<project>/settings.py`` and creates one instance named
+    ``settings``. Every field can be set in ``.env`` or the environment, which wins.
+    """
+
+    DEBUG: bool = Field(default=False, description="Debug mode: detailed errors. Never in production.")
+    SECRET_KEY: str = Field(default="", description="Secret for signing; long and random.")
+    TITLE: str = Field(default="tempest", description="API title shown in the OpenAPI docs.")
+    VERSION: str = Field(default="0.1.0", description="API version shown in the OpenAPI docs.")
+    DESCRIPTION: str = Field(default="", description="API description for the OpenAPI docs.")
+    INSTALLED_APPS: list[str] = Field(default_factory=list, description="Dotted app packages.")
+    MIDDLEWARE: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MIDDLEWARE),
+        description="Dotted paths of ASGI middleware classes, outermost first.",
+    )
+    SILENCED_SYSTEM_CHECKS: list[str] = Field(default_factory=list)
+    ASGI_APPLICATION: str = Field(
+        default="",
+        description="'module:attribute' of the ASGI app; default '<project>.asgi:application'.",
+    )

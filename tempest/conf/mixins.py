@@ -1,0 +1,160 @@
+"""Settings groups, one mixin per concern, each with the spec's env var names.
+
+Compose the ones a project needs into its settings class; :class:`tempest.conf.Settings`
+already includes the server, log, database, CORS and security groups.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BaseAppSettings(BaseSettings):
+    """The configured pydantic-settings base.
+
+    Reads ``.env`` (environment variables win), ignores unknown keys, is case sensitive,
+    strips whitespace and is frozen: settings never change while the process runs.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+        frozen=True,
+        str_strip_whitespace=True,
+        validate_default=True,
+    )
+
+
+class ServerSettings(BaseSettings):
+    """Where and how uvicorn serves the app."""
+
+    SERVER_HOST: str = Field(default="127.0.0.1", description="Address to bind.")
+    SERVER_PORT: int = Field(default=8000, ge=0, le=65535, description="Port to bind.")
+    SERVER_RELOAD: bool = Field(default=False, description="Reload on code changes.")
+    SERVER_DEBUG: bool = Field(default=False, description="Kept for compatibility; see DEBUG.")
+
+
+class LogSettings(BaseSettings):
+    """Logging level, format and per-level files."""
+
+    LOG_LEVEL: str = Field(default="INFO", description="Root log level.")
+    LOG_JSON: bool = Field(default=False, description="One JSON object per log line.")
+    LOG_DIR: str = Field(default="", description="Directory for per-level log files; empty: none.")
+
+
+class DatabaseSettings(BaseSettings):
+    """The project database."""
+
+    DATABASE_URL: str = Field(
+        default="sqlite+aiosqlite:///./db.sqlite3",
+        description="SQLAlchemy async URL (sqlite+aiosqlite:// or postgresql+asyncpg://).",
+    )
+    DATABASE_ECHO: bool = Field(default=False, description="Log every SQL statement.")
+    DATABASE_POOL_SIZE: int = Field(default=10, ge=1)
+    DATABASE_MAX_OVERFLOW: int = Field(default=20, ge=0)
+    DATABASE_POOL_RECYCLE: int = Field(default=3600, ge=-1)
+
+
+class CORSSettings(BaseSettings):
+    """Cross-origin resource sharing. No origins: the CORS middleware is skipped."""
+
+    CORS_ORIGINS: list[str] = Field(default_factory=list)
+    CORS_ALLOW_CREDENTIALS: bool = False
+    CORS_ALLOW_METHODS: list[str] = Field(default_factory=lambda: ["*"])
+    CORS_ALLOW_HEADERS: list[str] = Field(default_factory=lambda: ["*"])
+    CORS_EXPOSE_HEADERS: list[str] = Field(default_factory=lambda: ["X-Request-ID"])
+    CORS_MAX_AGE: int = Field(default=600, ge=0)
+
+
+class RedisSettings(BaseSettings):
+    """Redis for the cache, shared rate limits and throttles."""
+
+    REDIS_URL: str = "redis://127.0.0.1:6379/0"
+    REDIS_DECODE_RESPONSES: bool = True
+
+
+class RabbitMQSettings(BaseSettings):
+    """RabbitMQ for FastStream queues."""
+
+    RABBITMQ_URL: str = "amqp://guest:guest@127.0.0.1:5672/"
+    RABBITMQ_PREFETCH_COUNT: int = Field(default=10, ge=1)
+
+
+class TaskIQSettings(BaseSettings):
+    """The TaskIQ broker and its optional result backend."""
+
+    TASKIQ_BROKER_URL: str = "memory://"
+    TASKIQ_RESULT_BACKEND_URL: str | None = None
+
+
+class JWTSettings(BaseSettings):
+    """Signing and lifetimes of JSON Web Tokens."""
+
+    JWT_SECRET: str = ""
+    JWT_ALGORITHM: str = "HS256"
+    JWT_ACCESS_TTL_SECONDS: int = Field(default=900, ge=1)
+    JWT_REFRESH_TTL_SECONDS: int = Field(default=1_209_600, ge=1)
+    JWT_ISSUER: str | None = None
+
+
+class EmailSettings(BaseSettings):
+    """Outgoing SMTP mail."""
+
+    SMTP_HOST: str = "localhost"
+    SMTP_PORT: int = Field(default=587, ge=1, le=65535)
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_FROM_ADDR: str = "noreply@example.com"
+    SMTP_USE_TLS: bool = True
+    SMTP_USE_SSL: bool = False
+    SMTP_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+
+
+class UploadSettings(BaseSettings):
+    """Limits and destination of uploaded files."""
+
+    UPLOAD_DIR: str = "./var/uploads"
+    UPLOAD_MAX_SIZE_BYTES: int = Field(default=10 * 1024 * 1024, ge=1)
+    UPLOAD_ALLOWED_EXTENSIONS: list[str] = Field(default_factory=list)
+    UPLOAD_ALLOWED_MIMETYPES: list[str] = Field(default_factory=list)
+
+
+class TokenSettings(BaseSettings):
+    """Shared secret for the ``X-Token`` dependency; empty disables it."""
+
+    TOKEN_SECRET: str = ""
+
+
+class WebPushSettings(BaseSettings):
+    """VAPID keys for Web Push."""
+
+    VAPID_PUBLIC_KEY: str = ""
+    VAPID_PRIVATE_KEY: str = ""
+    VAPID_SUBJECT: str = "mailto:admin@example.com"
+    WEBPUSH_DEFAULT_TTL_SECONDS: int = Field(default=86_400, ge=0)
+
+
+class MinIOSettings(BaseSettings):
+    """MinIO / S3 object storage."""
+
+    MINIO_ENDPOINT: str = "127.0.0.1:9000"
+    MINIO_ACCESS_KEY: str = ""
+    MINIO_SECRET_KEY: str = ""
+    MINIO_BUCKET: str = ""
+    MINIO_SECURE: bool = False
+    MINIO_REGION: str | None = None
+
+
+class AuthSettings(BaseSettings):
+    """The bundled auth flow."""
+
+    AUTH_DEFAULT_LOCALE: str = "en-US"
+    AUTH_REQUIRE_ACTIVATION: bool = True
+    AUTH_ACTIVATION_TTL_SECONDS: int = Field(default=86_400, ge=1)
+    AUTH_PASSWORD_RESET_TTL_SECONDS: int = Field(default=3_600, ge=1)
+    AUTH_MAX_LOGIN_ATTEMPTS: int = Field(default=5, ge=1)
+    AUTH_LOCKOUT_SECONDS: int = Field(default=900, ge=1)
+    AUTH_FRONTEND_URL: str = ""

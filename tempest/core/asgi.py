@@ -1,0 +1,120 @@
+"""The project's ASGI application, assembled from settings and installed apps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, cast
+
+from tempest.exceptions.framework import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from tempest.conf import Settings
+
+def get_asgi_application() -> FastAPI:
+    """Build the project's FastAPI application.
+
+    Loads the settings and the app registry, then assembles: title, version and
+    description from settings; a lifespan that connects and disconnects the database;
+    the MIDDLEWARE stack (outermost first); the ``{detail, code, details}`` exception
+    handlers; the health router; and each installed app's ``router`` under its
+    ``api_prefix`` (``/api/<label>``).
+
+    Returns:
+        The application; a project's ``asgi.py`` exposes it as ``application``.
+
+    Raises:
+        ImproperlyConfigured: Settings, an app, a middleware or a router is broken.
+    """
+    import tempest
+
+    tempest.setup()
+
+    from fastapi import FastAPI
+
+    from tempest.api import make_health_router, register_exception_handlers
+    from tempest.conf import settings
+    from tempest.core.logging import configure_logging
+    from tempest.db.session import get_database
+
+    configure_logging(
+        level=settings.LOG_LEVEL, json_output=settings.LOG_JSON, log_dir=settings.LOG_DIR or None
+    )
+    database = get_database()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await database.connect()
+        try:
+            yield
+        finally:
+            await database.disconnect()
+
+    app = FastAPI(
+        title=settings.TITLE,
+        version=settings.VERSION,
+        description=settings.DESCRIPTION,
+        lifespan=lifespan,
+    )
+    register_exception_handlers(app, debug=settings.DEBUG)
+    _add_middleware(app, settings)
+    app.include_router(make_health_router(db=database, version=settings.VERSION))
+    _include_app_routers(app)
+    return app
+
+
+def _include_app_routers(app: FastAPI) -> None:
+    from fastapi import APIRouter
+
+    from tempest.apps import apps
+
+    for config in apps.get_app_configs():
+        module = config.import_module("routers")
+        if module is None:
+            continue
+        router = getattr(module, "router", None)
+        if not isinstance(router, APIRouter):
+            raise ImproperlyConfigured(
+                f"{config.name}.routers must define `router`, a fastapi.APIRouter."
+            )
+        tags: list[Any] | None = None if router.tags else [config.label]
+        app.include_router(router, prefix=config.api_prefix, tags=tags)
+
+
+def import_string(dotted_path: str, setting: str) -> Any:
+    """Import ``package.module.Name`` and return ``Name``.
+
+    Args:
+        dotted_path: What to import.
+        setting: The setting it came from, for the error message.
+
+    Raises:
+        ImproperlyConfigured: The path does not import.
+    """
+    module_name, _, attribute = dotted_path.rpartition(".")
+    try:
+        return getattr(import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ImproperlyConfigured(
+            f"{setting} entry {dotted_path!r} cannot be imported: {error}"
+        ) from error
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    # Starlette puts the last added middleware outermost, so add innermost first.
+    for path in reversed(settings.MIDDLEWARE):
+        middleware = import_string(path, "MIDDLEWARE")
+        from_settings = getattr(middleware, "from_settings", None)
+        if from_settings is not None:
+            app.add_middleware(cast(Any, _bind_settings(from_settings, settings)))
+        else:
+            app.add_middleware(middleware)
+
+
+def _bind_settings(from_settings: Any, settings: Settings) -> Any:
+    def factory(app: Any) -> Any:
+        return from_settings(app, settings)
+
+    return factory

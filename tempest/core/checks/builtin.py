@@ -1,0 +1,177 @@
+"""The checks tempest runs on every project."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import import_module
+from typing import Any
+
+from tempest.core.checks.messages import CheckMessage, Error, Warning
+from tempest.core.checks.registry import Tags, register_check
+
+SECRET_KEY_MIN_LENGTH = 32
+_INSECURE_PREFIX = "insecure-"
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def _settings() -> Any:
+    from tempest.conf import settings
+
+    return settings
+
+
+@register_check(Tags.settings)
+def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every MIDDLEWARE entry imports (tempest.E001)."""
+    messages: list[CheckMessage] = []
+    for path in _settings().MIDDLEWARE:
+        module_name, _, attribute = path.rpartition(".")
+        try:
+            getattr(import_module(module_name), attribute)
+        except (ImportError, AttributeError, ValueError) as error:
+            messages.append(
+                Error(
+                    f"MIDDLEWARE entry {path!r} cannot be imported ({error}).",
+                    hint="Fix the dotted path or remove the entry.",
+                    obj="MIDDLEWARE",
+                    id="tempest.E001",
+                )
+            )
+    return messages
+
+
+@register_check(Tags.settings, Tags.database)
+def check_database_url(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """DATABASE_URL parses and names an async driver (tempest.E002)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = _settings().DATABASE_URL
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return [
+            Error(
+                "DATABASE_URL is not a valid database URL.",
+                hint="For example sqlite+aiosqlite:///./db.sqlite3 or "
+                "postgresql+asyncpg://user:password@host/name.",
+                obj="DATABASE_URL",
+                id="tempest.E002",
+            )
+        ]
+    expected = _ASYNC_DRIVERS.get(parsed.get_backend_name())
+    if expected and parsed.drivername != expected:
+        return [
+            Error(
+                f"DATABASE_URL uses the driver {parsed.drivername!r}, which is not async.",
+                hint=f"Write it as {expected}://...",
+                obj="DATABASE_URL",
+                id="tempest.E002",
+            )
+        ]
+    return []
+
+
+@register_check(Tags.settings, Tags.security)
+def check_secret_key(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """An empty SECRET_KEY is reported in development (tempest.W003)."""
+    if _settings().SECRET_KEY:
+        return []
+    return [
+        Warning(
+            "SECRET_KEY is empty.",
+            hint="Set SECRET_KEY in .env to a long random value, e.g. the output of "
+            "python -c \"import secrets; print(secrets.token_urlsafe(50))\".",
+            obj="SECRET_KEY",
+            id="tempest.W003",
+        )
+    ]
+
+
+@register_check(Tags.settings)
+def check_cors(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Credentials are never allowed for every origin (tempest.E004)."""
+    settings = _settings()
+    if settings.CORS_ALLOW_CREDENTIALS and "*" in settings.CORS_ORIGINS:
+        return [
+            Error(
+                "CORS_ALLOW_CREDENTIALS is on while CORS_ORIGINS allows every origin ('*').",
+                hint="List the allowed origins explicitly.",
+                obj="CORS_ORIGINS",
+                id="tempest.E004",
+            )
+        ]
+    return []
+
+
+@register_check(Tags.security, deploy=True)
+def check_deploy_secret_key(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """SECRET_KEY is long, random-looking and not a development key (tempest.E101)."""
+    key = _settings().SECRET_KEY
+    if (
+        len(key) < SECRET_KEY_MIN_LENGTH
+        or key.startswith(_INSECURE_PREFIX)
+        or len(set(key)) < 5
+    ):
+        return [
+            Error(
+                f"SECRET_KEY is insecure: it must have at least {SECRET_KEY_MIN_LENGTH} "
+                f"characters, not start with {_INSECURE_PREFIX!r} and not be a repeated "
+                "pattern.",
+                hint="Generate one with python -c \"import secrets; "
+                "print(secrets.token_urlsafe(50))\" and set it in the environment.",
+                obj="SECRET_KEY",
+                id="tempest.E101",
+            )
+        ]
+    return []
+
+
+@register_check(Tags.security, deploy=True)
+def check_deploy_debug(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """DEBUG is off in production (tempest.E102)."""
+    if not _settings().DEBUG:
+        return []
+    return [
+        Error(
+            "DEBUG is on: error responses would carry tracebacks.",
+            hint="Set DEBUG=false in the production environment.",
+            obj="DEBUG",
+            id="tempest.E102",
+        )
+    ]
+
+
+@register_check(Tags.urls, Tags.apps)
+def check_routers(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every app's routers module imports and defines ``router`` (tempest.E010/E011)."""
+    from fastapi import APIRouter
+
+    from tempest.apps import apps
+    from tempest.exceptions.framework import ImproperlyConfigured
+
+    messages: list[CheckMessage] = []
+    for config in app_configs if app_configs is not None else apps.get_app_configs():
+        try:
+            module = config.import_module("routers")
+        except ImproperlyConfigured as error:
+            messages.append(
+                Error(str(error), hint="Fix the error in routers.py.", obj=config.label, id="tempest.E010")
+            )
+            continue
+        if module is not None and not isinstance(getattr(module, "router", None), APIRouter):
+            messages.append(
+                Error(
+                    f"{config.name}.routers defines no `router` (a fastapi.APIRouter).",
+                    hint="Add `router = APIRouter()` to routers.py or delete the module.",
+                    obj=config.label,
+                    id="tempest.E011",
+                )
+            )
+    return messages

@@ -1,0 +1,168 @@
+"""Create a new app in the project."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+from pathlib import Path
+
+import click
+
+from tempest.conf.environ import ENVIRONMENT_VARIABLE
+from tempest.core.management.base import CommandError, echo
+from tempest.core.management.templates import (
+    check_target,
+    render_tree,
+    template_dir,
+    validate_name,
+    write_tree,
+)
+
+requires_setup = False
+
+
+@click.command()
+@click.argument("name")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--empty", is_flag=True, help="Write stubs instead of the example resource.")
+def command(name: str, directory: Path | None, empty: bool) -> None:
+    """Create a new app in the project.
+
+    Renders models, schemas, repositories, services, controllers, routers, dependencies,
+    admin, tasks, seeds, migrations/ and tests/ into DIRECTORY (default: ./NAME). By
+    default the app holds one working example resource named after it; --empty writes
+    stubs. The app is added to INSTALLED_APPS when the settings file allows it.
+    """
+    target = (directory or Path(name)).resolve()
+    check_target(target)
+    validate_name(name, "app")
+    module = _dotted_module(target, name)
+    files = render_tree(template_dir("app_template"), _context(name, module, not empty), {})
+    write_tree(target, files)
+    echo(f"Created app {name!r} in {target}")
+    _install(module)
+
+
+def _dotted_module(target: Path, name: str) -> str:
+    """The import path of the new app: its folder relative to the working directory."""
+    try:
+        relative = target.relative_to(Path.cwd())
+    except ValueError:
+        return name
+    parts = relative.parts
+    return ".".join(parts) if parts and all(part.isidentifier() for part in parts) else name
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 3:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 1:
+        return word[:-1]
+    return word
+
+
+def _context(name: str, module: str, example: bool) -> dict[str, object]:
+    parts = name.split("_")
+    singular_parts = [*parts[:-1], _singular(parts[-1])]
+    model = "".join(part.title() for part in singular_parts)
+    model_snake = "_".join(singular_parts)
+    return {
+        "example": example,
+        "app_name": name,
+        "app_module": module,
+        "camel_name": "".join(part.title() for part in parts),
+        "verbose_name": " ".join(parts).title(),
+        "model": model,
+        "model_snake": model_snake,
+        "model_snake_plural": name if name != model_snake else f"{model_snake}_list",
+        "model_upper": model_snake.upper(),
+        "id_name": f"{model_snake}_id",
+        "table": model_snake,
+        "resource_verbose": " ".join(singular_parts),
+        "resource_verbose_plural": " ".join(parts),
+    }
+
+
+def _install(module: str) -> None:
+    """Add ``module`` to INSTALLED_APPS, or print the line to add."""
+    line = f'"{module}",'
+    settings_file = _settings_file()
+    if settings_file is None:
+        echo(f"Add {line} to INSTALLED_APPS in your settings.")
+        return
+    source = settings_file.read_text(encoding="utf-8")
+    node = _installed_apps_list(source)
+    if node is None:
+        echo(f"Add {line} to INSTALLED_APPS in {settings_file}.")
+        return
+    values = [element.value for element in node.elts if isinstance(element, ast.Constant)]
+    if module in values:
+        echo(f"{module!r} is already in INSTALLED_APPS.")
+        return
+    settings_file.write_text(_insert_item(source, node, module), encoding="utf-8")
+    echo(f"Added {module!r} to INSTALLED_APPS in {settings_file}.")
+
+
+def _settings_file() -> Path | None:
+    module_name = os.environ.get(ENVIRONMENT_VARIABLE)
+    if not module_name:
+        return None
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None
+    return Path(spec.origin)
+
+
+def _installed_apps_list(source: str) -> ast.List | None:
+    """The literal list of strings assigned to INSTALLED_APPS, if there is exactly one."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise CommandError(f"The settings file has a syntax error: {error}") from error
+    found: list[ast.expr | None] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign | ast.AugAssign) and _is_name(node.target):
+            found.append(node.value)
+        elif isinstance(node, ast.Assign) and any(_is_name(target) for target in node.targets):
+            found.append(node.value)
+    if len(found) != 1 or not isinstance(found[0], ast.List):
+        return None
+    value = found[0]
+    if not all(isinstance(item, ast.Constant) and isinstance(item.value, str) for item in value.elts):
+        return None
+    return value
+
+
+def _is_name(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id == "INSTALLED_APPS"
+
+
+def _insert_item(source: str, node: ast.List, module: str) -> str:
+    """Append ``module`` to the list literal, keeping the file's layout."""
+    lines = source.splitlines(keepends=True)
+    assert node.end_lineno is not None and node.end_col_offset is not None
+    closing_row = lines[node.end_lineno - 1]
+    close = node.end_col_offset - 1
+    if closing_row[:close].strip():  # "]" follows an item or "[": insert inline
+        trailing_comma = closing_row[:close].rstrip().endswith(",")
+        separator = "" if not node.elts else " " if trailing_comma else ", "
+        lines[node.end_lineno - 1] = f'{closing_row[:close]}{separator}"{module}"{closing_row[close:]}'
+        return "".join(lines)
+    bracket_indent = closing_row[: len(closing_row) - len(closing_row.lstrip())]
+    item_indent = bracket_indent + "    "
+    if node.elts:
+        last = node.elts[-1]
+        assert last.end_lineno is not None and last.end_col_offset is not None
+        last_row = lines[last.end_lineno - 1]
+        item_indent = last_row[: len(last_row) - len(last_row.lstrip())]
+        rest = last_row[last.end_col_offset :]
+        if not rest.lstrip().startswith(","):
+            lines[last.end_lineno - 1] = last_row[: last.end_col_offset] + "," + rest
+    lines.insert(node.end_lineno - 1, f'{item_indent}"{module}",\n')
+    return "".join(lines)

@@ -1,0 +1,135 @@
+"""Rendering the project and app templates (``startproject``, ``startapp``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import keyword
+import shutil
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from tempest.core.management.base import CommandError
+
+TEMPLATE_SUFFIX = "-tpl"
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]
+
+
+def template_dir(name: str) -> Path:
+    """Folder of a bundled template: inside the installed wheel, or the source checkout.
+
+    Args:
+        name: ``project_template`` or ``app_template``.
+    """
+    for candidate in (_PACKAGE_DIR / name, _PACKAGE_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise CommandError(f"tempest's {name} folder is missing; reinstall tempest-framework.")
+
+
+def validate_name(name: str, kind: str) -> None:
+    """Refuse names that cannot be a Python package or would shadow an importable module.
+
+    Args:
+        name: The project or app name.
+        kind: ``project`` or ``app``, for the message.
+
+    Raises:
+        CommandError: With exit status 2, saying why and what to use instead.
+    """
+    if not name.isidentifier() or not name.isascii():
+        raise CommandError(
+            f"{name!r} is not a valid {kind} name: use letters, digits and underscores, "
+            "starting with a letter (e.g. 'shop').",
+            returncode=2,
+        )
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise CommandError(
+            f"{name!r} is a Python keyword and cannot be a {kind} name; choose another.",
+            returncode=2,
+        )
+    if _importable(name):
+        raise CommandError(
+            f"{name!r} conflicts with the name of an existing Python module and cannot be "
+            f"used as a {kind} name; choose another.",
+            returncode=2,
+        )
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def render_tree(source: Path, context: dict[str, Any], rename: dict[str, str]) -> dict[Path, str]:
+    """Render every file of a template folder in memory.
+
+    Files ending in ``-tpl`` are Jinja2 templates and lose the suffix; path parts listed
+    in ``rename`` are replaced (``project_name`` → ``shop``).
+
+    Args:
+        source: The template folder.
+        context: Template variables.
+        rename: Path part replacements.
+
+    Returns:
+        Relative path → rendered text.
+    """
+    from jinja2 import Environment, StrictUndefined
+
+    environment = Environment(
+        keep_trailing_newline=True, undefined=StrictUndefined, autoescape=False
+    )
+    rendered: dict[Path, str] = {}
+    for path in sorted(source.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts:
+            continue
+        relative = path.relative_to(source)
+        parts = [rename.get(part, part) for part in relative.parts]
+        text = path.read_text(encoding="utf-8")
+        if parts[-1].endswith(TEMPLATE_SUFFIX):
+            parts[-1] = parts[-1].removesuffix(TEMPLATE_SUFFIX)
+            text = environment.from_string(text).render(context)
+        rendered[Path(*parts)] = text
+    return rendered
+
+
+def check_target(target: Path) -> None:
+    """Refuse to write into a folder that exists and is not empty.
+
+    Raises:
+        CommandError: The folder is a file or has content.
+    """
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise CommandError(
+            f"{target} already exists and is not empty; choose another name or directory.",
+            returncode=1,
+        )
+
+
+def write_tree(target: Path, files: dict[Path, str], executable: Collection[Path] = ()) -> None:
+    """Write rendered files under ``target``; on failure remove what was written.
+
+    Args:
+        target: Destination folder (created if missing; must be empty).
+        files: Relative path → text.
+        executable: Relative paths to mark executable.
+    """
+    created_root = not target.exists()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for relative, text in files.items():
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_text(text, encoding="utf-8")
+            if relative in executable:
+                destination.chmod(0o755)
+    except BaseException:
+        if created_root:
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            for child in target.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        raise

@@ -1,0 +1,227 @@
+"""Lifecycle of one database: engine, sessions, schema helpers and health check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import QueuePool
+
+from tempest.db.models import BaseModel
+
+__all__ = ["AsyncDatabaseManager"]
+
+logger = logging.getLogger("tempest.db")
+
+_NOT_CONNECTED = (
+    "AsyncDatabaseManager for {url} is not connected; await connect() first "
+    "(usually in the application's lifespan)."
+)
+
+
+def _is_sqlite_memory(url: URL) -> bool:
+    if url.get_backend_name() != "sqlite":
+        return False
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+class AsyncDatabaseManager:
+    """Own the async engine and session factory of one database.
+
+    The engine is created by :meth:`connect` and disposed by :meth:`disconnect`, so the
+    manager can be built at import time and connected in the app's lifespan. Sessions
+    do not expire objects on commit, so loaded attributes stay readable afterwards.
+
+    Example:
+        ```python
+        db = AsyncDatabaseManager("sqlite+aiosqlite:///./app.db")
+        await db.connect()
+        async with db.get_session_context() as session:
+            session.add(order)
+        ```
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+        pool_recycle: int = 3600,
+        **engine_kwargs: Any,
+    ) -> None:
+        """Describe the database; nothing connects until :meth:`connect`.
+
+        Args:
+            url: SQLAlchemy async URL (``postgresql+asyncpg://...``,
+                ``sqlite+aiosqlite:///path.db``).
+            echo: Log every SQL statement.
+            pool_size: Connections kept open (ignored for in-memory SQLite).
+            max_overflow: Extra connections allowed under load (idem).
+            pool_recycle: Seconds after which a pooled connection is replaced.
+            **engine_kwargs: Passed to ``create_async_engine`` unchanged.
+        """
+        self._url = make_url(url)
+        self._echo = echo
+        self._pool_size = pool_size
+        self._max_overflow = max_overflow
+        self._pool_recycle = pool_recycle
+        self._engine_kwargs = engine_kwargs
+        self._engine: AsyncEngine | None = None
+        self._session_factory: async_sessionmaker[AsyncSession] | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsyncDatabaseManager {self.db_url_safe} connected={self.is_connected}>"
+
+    @property
+    def db_url_safe(self) -> str:
+        """The URL with its password masked, safe to log or display."""
+        return self._url.render_as_string(hide_password=True)
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether :meth:`connect` has run and :meth:`disconnect` has not."""
+        return self._engine is not None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The live engine.
+
+        Raises:
+            RuntimeError: The manager is not connected.
+        """
+        if self._engine is None:
+            raise RuntimeError(_NOT_CONNECTED.format(url=self.db_url_safe))
+        return self._engine
+
+    @property
+    def session_factory(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory (``expire_on_commit=False``).
+
+        Raises:
+            RuntimeError: The manager is not connected.
+        """
+        if self._session_factory is None:
+            raise RuntimeError(_NOT_CONNECTED.format(url=self.db_url_safe))
+        return self._session_factory
+
+    def _engine_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"echo": self._echo, "pool_recycle": self._pool_recycle}
+        poolclass = self._engine_kwargs.get("poolclass")
+        # Only queue pools accept sizing; in-memory SQLite uses StaticPool.
+        if poolclass is not None:
+            sized = issubclass(poolclass, QueuePool)
+        else:
+            sized = not _is_sqlite_memory(self._url)
+        if sized:
+            options["pool_size"] = self._pool_size
+            options["max_overflow"] = self._max_overflow
+        options.update(self._engine_kwargs)
+        return options
+
+    async def connect(self) -> None:
+        """Create the engine and the session factory; a no-op when connected."""
+        if self._engine is not None:
+            return
+        engine = create_async_engine(self._url, **self._engine_options())
+        self._session_factory = async_sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
+        logger.debug("Connected to %s", self.db_url_safe)
+
+    async def disconnect(self) -> None:
+        """Dispose the engine and close its pooled connections; a no-op when not connected."""
+        engine, self._engine, self._session_factory = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+            logger.debug("Disconnected from %s", self.db_url_safe)
+
+    async def get_session(self) -> AsyncSession:
+        """Return a new session; the caller must close it.
+
+        Returns:
+            A session bound to this database.
+
+        Raises:
+            RuntimeError: The manager is not connected.
+        """
+        return self.session_factory()
+
+    @asynccontextmanager
+    async def get_session_context(self) -> AsyncIterator[AsyncSession]:
+        """Yield a session that commits when the block succeeds and rolls back if it raises.
+
+        Yields:
+            A session bound to this database.
+
+        Raises:
+            RuntimeError: The manager is not connected.
+        """
+        async with self.session_factory() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def session_dependency(self) -> AsyncIterator[AsyncSession]:
+        """FastAPI dependency yielding a request-scoped session.
+
+        Use as ``Depends(db.session_dependency)``; it commits after the endpoint
+        succeeds and rolls back when it raises.
+
+        Yields:
+            A session bound to this database.
+        """
+        async with self.get_session_context() as session:
+            yield session
+
+    async def create_tables(self, metadata: MetaData | None = None) -> None:
+        """Create every table of ``metadata`` that does not exist yet.
+
+        Meant for tests and local experiments; real schemas go through migrations.
+
+        Args:
+            metadata: Tables to create; defaults to ``BaseModel.metadata``.
+        """
+        target = metadata if metadata is not None else BaseModel.metadata
+        async with self.engine.begin() as connection:
+            await connection.run_sync(target.create_all)
+
+    async def drop_tables(self, metadata: MetaData | None = None) -> None:
+        """Drop every table of ``metadata`` that exists.
+
+        Args:
+            metadata: Tables to drop; defaults to ``BaseModel.metadata``.
+        """
+        target = metadata if metadata is not None else BaseModel.metadata
+        async with self.engine.begin() as connection:
+            await connection.run_sync(target.drop_all)
+
+    async def health_check(self) -> bool:
+        """Run ``SELECT 1``; never raises.
+
+        Returns:
+            ``True`` when the database answered, ``False`` otherwise (including when
+            the manager is not connected).
+        """
+        if self._engine is None:
+            return False
+        try:
+            async with self._engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            logger.warning("Database health check failed for %s", self.db_url_safe, exc_info=True)
+            return False
+        return True

@@ -1,0 +1,54 @@
+"""The project's database and the request-scoped session dependency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tempest.db.manager import AsyncDatabaseManager
+
+_database: AsyncDatabaseManager | None = None
+
+
+def get_database() -> AsyncDatabaseManager:
+    """The project's :class:`AsyncDatabaseManager`, built from settings on first use.
+
+    The ASGI app's lifespan and ``async def`` commands connect and disconnect it.
+    """
+    global _database
+    if _database is None:
+        from tempest.conf import settings
+        from tempest.db.manager import AsyncDatabaseManager
+
+        _database = AsyncDatabaseManager(
+            settings.DATABASE_URL,
+            echo=settings.DATABASE_ECHO,
+            pool_size=settings.DATABASE_POOL_SIZE,
+            max_overflow=settings.DATABASE_MAX_OVERFLOW,
+            pool_recycle=settings.DATABASE_POOL_RECYCLE,
+        )
+    return _database
+
+
+def reset_database() -> None:
+    """Forget the project's database so that the next use rebuilds it from settings."""
+    global _database
+    _database = None
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: one session per request, shared by everything in it.
+
+    Override it in tests with ``app.dependency_overrides[get_session]``.
+    """
+    async with get_database().session_factory() as session:
+        yield session
+
+
+def __getattr__(name: str) -> Any:
+    if name == "database":
+        return get_database()
+    raise AttributeError(f"module 'tempest.db.session' has no attribute {name!r}")

@@ -1,0 +1,35 @@
+"""Domain exceptions and framework errors.
+
+Every :class:`AppException` is answered by the API with the error envelope
+``{"detail": ..., "code": ..., "details": {...}}``; clients branch on ``code``.
+"""
+
+from tempest.exceptions.base import AppException
+from tempest.exceptions.common import (
+    ConflictException,
+    ExpiredTokenException,
+    FileTooLargeException,
+    ForbiddenException,
+    InvalidFileTypeException,
+    InvalidTokenException,
+    NotFoundException,
+    TooManyRequestsException,
+    UnauthorizedException,
+    ValidationException,
+)
+from tempest.exceptions.framework import ImproperlyConfigured
+
+__all__ = [
+    "AppException",
+    "ConflictException",
+    "ExpiredTokenException",
+    "FileTooLargeException",
+    "ForbiddenException",
+    "ImproperlyConfigured",
+    "InvalidFileTypeException",
+    "InvalidTokenException",
+    "NotFoundException",
+    "TooManyRequestsException",
+    "UnauthorizedException",
+    "ValidationException",
+]

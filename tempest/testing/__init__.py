@@ -1,0 +1,1 @@
+"""Helpers for testing tempest projects; the pytest plugin is :mod:`tempest.testing.plugin`."""
