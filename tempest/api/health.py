@@ -48,8 +48,9 @@ async def _passes(name: str, check: HealthCheck, timeout: float) -> bool:
     except TimeoutError:
         logger.warning("Health check %r timed out after %ss", name, timeout)
         return False
-    except Exception:
-        logger.warning("Health check %r raised", name, exc_info=True)
+    except Exception as exc:
+        # No traceback: probes repeat every few seconds while a dependency is down.
+        logger.warning("Health check %r raised %s: %s", name, type(exc).__name__, exc)
         return False
     if result is not True:
         logger.warning("Health check %r reported failure", name)

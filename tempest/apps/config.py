@@ -98,8 +98,7 @@ class AppConfig:
             raise
         except Exception as error:
             raise ImproperlyConfigured(
-                f"App {self.label!r}: importing {dotted} failed: "
-                f"{type(error).__name__}: {error}"
+                f"App {self.label!r}: importing {dotted} failed: {type(error).__name__}: {error}"
             ) from error
 
     @property

@@ -73,11 +73,14 @@ class Apps:
         seen_names: set[str] = set()
         for name in names:
             if not isinstance(name, str) or not name:
-                raise ImproperlyConfigured(f"INSTALLED_APPS entries must be dotted paths: {name!r}.")
+                raise ImproperlyConfigured(
+                    f"INSTALLED_APPS entries must be dotted paths: {name!r}."
+                )
             if name in seen_names:
                 raise ImproperlyConfigured(f"INSTALLED_APPS lists {name!r} twice; remove one.")
             seen_names.add(name)
-            config = find_app_config_class_safely(name)(name, _import_app(name))
+            module = _import_app(name)
+            config = find_app_config_class_safely(name)(name, module)
             other = self.app_configs.get(config.label)
             if other is not None:
                 raise ImproperlyConfigured(

@@ -11,11 +11,23 @@ from typing import TYPE_CHECKING, Any
 
 from tempest.conf.environ import ENVIRONMENT_VARIABLE
 
-_MIXINS = (
-    "AuthSettings BaseAppSettings CORSSettings DatabaseSettings EmailSettings JWTSettings "
-    "LogSettings MinIOSettings RabbitMQSettings RedisSettings ServerSettings TaskIQSettings "
-    "TokenSettings UploadSettings WebPushSettings"
-).split()
+_MIXINS = [
+    "AuthSettings",
+    "BaseAppSettings",
+    "CORSSettings",
+    "DatabaseSettings",
+    "EmailSettings",
+    "JWTSettings",
+    "LogSettings",
+    "MinIOSettings",
+    "RabbitMQSettings",
+    "RedisSettings",
+    "ServerSettings",
+    "TaskIQSettings",
+    "TokenSettings",
+    "UploadSettings",
+    "WebPushSettings",
+]
 _LAZY: dict[str, str] = {
     **dict.fromkeys(_MIXINS, "tempest.conf.mixins"),
     "DEFAULT_MIDDLEWARE": "tempest.conf.base",

@@ -25,7 +25,9 @@ class Settings(ServerSettings, LogSettings, DatabaseSettings, CORSSettings, Base
     ``settings``. Every field can be set in ``.env`` or the environment, which wins.
     """
 
-    DEBUG: bool = Field(default=False, description="Debug mode: detailed errors. Never in production.")
+    DEBUG: bool = Field(
+        default=False, description="Debug mode: detailed errors. Never in production."
+    )
     SECRET_KEY: str = Field(default="", description="Secret for signing; long and random.")
     TITLE: str = Field(default="tempest", description="API title shown in the OpenAPI docs.")
     VERSION: str = Field(default="0.1.0", description="API version shown in the OpenAPI docs.")

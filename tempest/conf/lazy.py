@@ -39,7 +39,9 @@ def describe_validation_error(error: ValidationError, title: str) -> str:
         value = item.get("input")
         shown = "" if isinstance(value, dict) else f"={value!r}"
         problems.append(f"{field}{shown} ({item['msg']})")
-    return f"Invalid settings in {title}: {'; '.join(problems)}. Fix them in .env or the environment."
+    return (
+        f"Invalid settings in {title}: {'; '.join(problems)}. Fix them in .env or the environment."
+    )
 
 
 def load_settings_module(module_name: str) -> Settings:
@@ -148,7 +150,7 @@ def _proxy() -> LazySettings:
     return cast(LazySettings, settings)
 
 
-class override_settings:  # noqa: N801 - used like a function, as in Django
+class override_settings:
     """Temporarily replace settings values, as a context manager or a decorator.
 
     The new values are validated like the originals::

@@ -11,7 +11,9 @@ from tempest.exceptions.framework import ImproperlyConfigured
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
     from tempest.conf import Settings
+
 
 def get_asgi_application() -> FastAPI:
     """Build the project's FastAPI application.

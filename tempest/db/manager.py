@@ -221,7 +221,12 @@ class AsyncDatabaseManager:
         try:
             async with self._engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception:
-            logger.warning("Database health check failed for %s", self.db_url_safe, exc_info=True)
+        except Exception as exc:
+            logger.warning(
+                "Database health check failed for %s: %s: %s",
+                self.db_url_safe,
+                type(exc).__name__,
+                exc,
+            )
             return False
         return True

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
 
 from tempest.api import RequestIDMiddleware, app_exception_handler, register_exception_handlers
-from tempest.core.logging import configure_logging
+from tempest.core.logging import UNCAUGHT_500_FLAG, configure_logging
 from tempest.exceptions import NotFoundException, TooManyRequestsException
 
 pytestmark = pytest.mark.anyio
@@ -160,8 +160,8 @@ async def test_unhandled_exception_is_a_500_without_traceback(
     assert record.levelno == logging.ERROR
     assert record.exc_info is not None
     assert record.exc_info[0] is ZeroDivisionError
-    assert record.uncaught_500 is True
-    assert (record.method, record.path) == ("GET", "/boom")
+    assert record.__dict__[UNCAUGHT_500_FLAG] is True
+    assert (record.__dict__["method"], record.__dict__["path"]) == ("GET", "/boom")
 
 
 async def test_unhandled_exception_in_debug_carries_the_traceback() -> None:

@@ -66,7 +66,7 @@ async def test_reuses_a_safe_incoming_id(client: httpx.AsyncClient, incoming: st
     "incoming", ["a" * 129, "has space", "<script>", "semi;colon", "", "caf\u00e9"]
 )
 async def test_replaces_an_unsafe_incoming_id(client: httpx.AsyncClient, incoming: str) -> None:
-    response = await client.get("/whoami", headers={"X-Request-ID": incoming.encode()})
+    response = await client.get("/whoami", headers=[(b"X-Request-ID", incoming.encode())])
 
     request_id = response.headers["x-request-id"]
     assert GENERATED_ID.fullmatch(request_id)

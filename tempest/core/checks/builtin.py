@@ -83,7 +83,7 @@ def check_secret_key(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
         Warning(
             "SECRET_KEY is empty.",
             hint="Set SECRET_KEY in .env to a long random value, e.g. the output of "
-            "python -c \"import secrets; print(secrets.token_urlsafe(50))\".",
+            'python -c "import secrets; print(secrets.token_urlsafe(50))".',
             obj="SECRET_KEY",
             id="tempest.W003",
         )
@@ -112,18 +112,14 @@ def check_deploy_secret_key(
 ) -> list[CheckMessage]:
     """SECRET_KEY is long, random-looking and not a development key (tempest.E101)."""
     key = _settings().SECRET_KEY
-    if (
-        len(key) < SECRET_KEY_MIN_LENGTH
-        or key.startswith(_INSECURE_PREFIX)
-        or len(set(key)) < 5
-    ):
+    if len(key) < SECRET_KEY_MIN_LENGTH or key.startswith(_INSECURE_PREFIX) or len(set(key)) < 5:
         return [
             Error(
                 f"SECRET_KEY is insecure: it must have at least {SECRET_KEY_MIN_LENGTH} "
                 f"characters, not start with {_INSECURE_PREFIX!r} and not be a repeated "
                 "pattern.",
-                hint="Generate one with python -c \"import secrets; "
-                "print(secrets.token_urlsafe(50))\" and set it in the environment.",
+                hint='Generate one with python -c "import secrets; '
+                'print(secrets.token_urlsafe(50))" and set it in the environment.',
                 obj="SECRET_KEY",
                 id="tempest.E101",
             )
@@ -162,7 +158,12 @@ def check_routers(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
             module = config.import_module("routers")
         except ImproperlyConfigured as error:
             messages.append(
-                Error(str(error), hint="Fix the error in routers.py.", obj=config.label, id="tempest.E010")
+                Error(
+                    str(error),
+                    hint="Fix the error in routers.py.",
+                    obj=config.label,
+                    id="tempest.E010",
+                )
             )
             continue
         if module is not None and not isinstance(getattr(module, "router", None), APIRouter):

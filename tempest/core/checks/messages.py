@@ -10,7 +10,13 @@ WARNING = 30
 ERROR = 40
 CRITICAL = 50
 
-_LEVEL_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR", CRITICAL: "CRITICAL"}
+_LEVEL_NAMES = {
+    DEBUG: "DEBUG",
+    INFO: "INFO",
+    WARNING: "WARNING",
+    ERROR: "ERROR",
+    CRITICAL: "CRITICAL",
+}
 
 
 @dataclass(frozen=True)
@@ -51,33 +57,43 @@ class CheckMessage:
 class Debug(CheckMessage):
     """A DEBUG-level message."""
 
-    def __init__(self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None):
+    def __init__(
+        self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None
+    ):
         super().__init__(DEBUG, msg, hint, obj, id)
 
 
 class Info(CheckMessage):
     """An INFO-level message."""
 
-    def __init__(self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None):
+    def __init__(
+        self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None
+    ):
         super().__init__(INFO, msg, hint, obj, id)
 
 
-class Warning(CheckMessage):  # noqa: A001 - the name users expect, as in Django
+class Warning(CheckMessage):
     """A WARNING-level message: reported, does not stop the server."""
 
-    def __init__(self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None):
+    def __init__(
+        self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None
+    ):
         super().__init__(WARNING, msg, hint, obj, id)
 
 
 class Error(CheckMessage):
     """An ERROR-level message: stops ``runserver`` and ``serve``."""
 
-    def __init__(self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None):
+    def __init__(
+        self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None
+    ):
         super().__init__(ERROR, msg, hint, obj, id)
 
 
 class Critical(CheckMessage):
     """A CRITICAL-level message."""
 
-    def __init__(self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None):
+    def __init__(
+        self, msg: str, hint: str | None = None, obj: object = None, id: str | None = None
+    ):
         super().__init__(CRITICAL, msg, hint, obj, id)

@@ -101,9 +101,7 @@ class CheckRegistry:
 
     def tags_available(self, deploy: bool = False) -> set[str]:
         """Every tag in use."""
-        return {
-            tag for item in self._checks if deploy or not item.deploy for tag in item.tags
-        }
+        return {tag for item in self._checks if deploy or not item.deploy for tag in item.tags}
 
 
 registry = CheckRegistry()

@@ -53,7 +53,9 @@ def _split_global_options(args: list[str], context: CommandContext) -> list[str]
             rest.extend(args[index:])
             break
         name, has_value, inline = arg.partition("=")
-        if name in ("--settings", "--verbosity", "-v") or (arg.startswith("-v") and arg[2:].isdigit()):
+        if name in ("--settings", "--verbosity", "-v") or (
+            arg.startswith("-v") and arg[2:].isdigit()
+        ):
             if arg.startswith("-v") and arg[2:].isdigit():
                 value = arg[2:]
             elif has_value:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
@@ -95,6 +94,8 @@ def make_sync(callback: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(callback)
     def runner(*args: Any, **kwargs: Any) -> Any:
+        import asyncio
+
         return asyncio.run(run_with_database(callback(*args, **kwargs)))
 
     return runner

@@ -156,7 +156,9 @@ def _dotenv_defines(name: str) -> bool:
         text = Path(".env").read_text(encoding="utf-8")
     except OSError:
         return False
-    return any(line.strip().removeprefix("export ").startswith(f"{name}=") for line in text.splitlines())
+    return any(
+        line.strip().removeprefix("export ").startswith(f"{name}=") for line in text.splitlines()
+    )
 
 
 def _string_list(text: str) -> list[str] | None:

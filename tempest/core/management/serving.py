@@ -25,9 +25,7 @@ def run_checks_before_serving() -> None:
     serious = report.serious()
     echo(report.render(), level=0 if serious or report.messages else 1, err=bool(serious))
     if serious:
-        raise CommandError(
-            f"System check found {len(serious)} error(s); fix them before serving."
-        )
+        raise CommandError(f"System check found {len(serious)} error(s); fix them before serving.")
 
 
 def asgi_application_path() -> str:
@@ -68,7 +66,7 @@ def ensure_port_free(host: str, port: int) -> None:
 
 
 def uvicorn_log_level() -> str:
-    """uvicorn's log level for the current ``-v``."""
+    """Uvicorn's log level for the current ``-v``."""
     return _UVICORN_LOG_LEVELS[get_context().verbosity]
 
 

@@ -27,15 +27,18 @@ def template_dir(name: str) -> Path:
     raise CommandError(f"tempest's {name} folder is missing; reinstall tempest-framework.")
 
 
-def validate_name(name: str, kind: str) -> None:
-    """Refuse names that cannot be a Python package or would shadow an importable module.
+def validate_name(name: str, kind: str, target: Path) -> None:
+    """Refuse a name that is no Python identifier or would shadow an importable module.
+
+    Also refuses a ``target`` folder that exists and is not empty.
 
     Args:
         name: The project or app name.
         kind: ``project`` or ``app``, for the message.
+        target: Where the files will be written.
 
     Raises:
-        CommandError: With exit status 2, saying why and what to use instead.
+        CommandError: Saying why and what to use instead; exit status 2 for a bad name.
     """
     if not name.isidentifier() or not name.isascii():
         raise CommandError(
@@ -48,6 +51,7 @@ def validate_name(name: str, kind: str) -> None:
             f"{name!r} is a Python keyword and cannot be a {kind} name; choose another.",
             returncode=2,
         )
+    check_target(target)
     if _importable(name):
         raise CommandError(
             f"{name!r} conflicts with the name of an existing Python module and cannot be "

@@ -22,7 +22,11 @@ _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
     help="Exit non-zero when a message is at this level or above.",
 )
 def command(
-    app_labels: tuple[str, ...], deploy: bool, tags: tuple[str, ...], list_tags: bool, fail_level: str
+    app_labels: tuple[str, ...],
+    deploy: bool,
+    tags: tuple[str, ...],
+    list_tags: bool,
+    fail_level: str,
 ) -> None:
     """Run the system checks and report problems.
 
@@ -48,4 +52,6 @@ def command(
     serious = report.serious(_LEVELS[fail_level])
     click.echo(report.render(), err=bool(serious))
     if serious:
-        raise CommandError(f"System check found {len(serious)} problem(s) at {fail_level} or above.")
+        raise CommandError(
+            f"System check found {len(serious)} problem(s) at {fail_level} or above."
+        )

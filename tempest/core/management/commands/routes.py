@@ -31,7 +31,11 @@ def command(app_label: str | None) -> None:
     rows: list[tuple[str, str, str, str]] = []
     for path, methods, name in _routes(get_asgi_application()):
         owner = next(
-            (label for prefix, label in prefixes if path == prefix or path.startswith(prefix + "/")),
+            (
+                label
+                for prefix, label in prefixes
+                if path == prefix or path.startswith(prefix + "/")
+            ),
             BUILTIN_LABEL,
         )
         if app_label is None or owner == app_label:

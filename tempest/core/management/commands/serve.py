@@ -16,11 +16,20 @@ from tempest.core.management.serving import (
 
 
 @click.command()
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Number of worker processes.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Number of worker processes.",
+)
 @click.option("--host", default=None, help="Address to bind (default: SERVER_HOST).")
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="Port to bind (default: SERVER_PORT).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port to bind (default: SERVER_PORT).",
+)
 @click.option("--skip-checks", is_flag=True, help="Do not run the system checks first.")
 def command(workers: int, host: str | None, port: int | None, skip_checks: bool) -> None:
     """Serve the project in production: no reload, several worker processes.

@@ -16,7 +16,9 @@ from tempest.core.management.base import CommandError, echo
 
 @click.command()
 @click.option("-c", "--command", "source", help="Run this code (top-level await allowed) and exit.")
-@click.option("--plain", is_flag=True, help="Use the plain Python shell even if IPython is installed.")
+@click.option(
+    "--plain", is_flag=True, help="Use the plain Python shell even if IPython is installed."
+)
 def command(source: str | None, plain: bool) -> None:
     """Open an asyncio Python shell with the project loaded.
 

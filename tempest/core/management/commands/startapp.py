@@ -12,7 +12,6 @@ import click
 from tempest.conf.environ import ENVIRONMENT_VARIABLE
 from tempest.core.management.base import CommandError, echo
 from tempest.core.management.templates import (
-    check_target,
     render_tree,
     template_dir,
     validate_name,
@@ -35,8 +34,7 @@ def command(name: str, directory: Path | None, empty: bool) -> None:
     stubs. The app is added to INSTALLED_APPS when the settings file allows it.
     """
     target = (directory or Path(name)).resolve()
-    check_target(target)
-    validate_name(name, "app")
+    validate_name(name, "app", target)
     module = _dotted_module(target, name)
     files = render_tree(template_dir("app_template"), _context(name, module, not empty), {})
     write_tree(target, files)
@@ -127,14 +125,16 @@ def _installed_apps_list(source: str) -> ast.List | None:
         raise CommandError(f"The settings file has a syntax error: {error}") from error
     found: list[ast.expr | None] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.AnnAssign | ast.AugAssign) and _is_name(node.target):
-            found.append(node.value)
-        elif isinstance(node, ast.Assign) and any(_is_name(target) for target in node.targets):
+        if (isinstance(node, ast.AnnAssign | ast.AugAssign) and _is_name(node.target)) or (
+            isinstance(node, ast.Assign) and any(_is_name(target) for target in node.targets)
+        ):
             found.append(node.value)
     if len(found) != 1 or not isinstance(found[0], ast.List):
         return None
     value = found[0]
-    if not all(isinstance(item, ast.Constant) and isinstance(item.value, str) for item in value.elts):
+    if not all(
+        isinstance(item, ast.Constant) and isinstance(item.value, str) for item in value.elts
+    ):
         return None
     return value
 
@@ -152,7 +152,9 @@ def _insert_item(source: str, node: ast.List, module: str) -> str:
     if closing_row[:close].strip():  # "]" follows an item or "[": insert inline
         trailing_comma = closing_row[:close].rstrip().endswith(",")
         separator = "" if not node.elts else " " if trailing_comma else ", "
-        lines[node.end_lineno - 1] = f'{closing_row[:close]}{separator}"{module}"{closing_row[close:]}'
+        lines[node.end_lineno - 1] = (
+            f'{closing_row[:close]}{separator}"{module}"{closing_row[close:]}'
+        )
         return "".join(lines)
     bracket_indent = closing_row[: len(closing_row) - len(closing_row.lstrip())]
     item_indent = bracket_indent + "    "

@@ -10,7 +10,6 @@ import click
 
 from tempest.core.management.base import echo
 from tempest.core.management.templates import (
-    check_target,
     render_tree,
     template_dir,
     validate_name,
@@ -40,9 +39,8 @@ def command(name: str, directory: Path | None, template: Path | None) -> None:
     """
     from tempest import __version__
 
-    validate_name(name, "project")
     target = (directory or Path(name)).resolve()
-    check_target(target)
+    validate_name(name, "project", target)
     context = {
         "project_name": name,
         "settings_class": "".join(part.title() for part in name.split("_")) + "Settings",
@@ -50,7 +48,9 @@ def command(name: str, directory: Path | None, template: Path | None) -> None:
         "tempest_version": __version__,
         "installed_apps": [app for app in CONTRIB_APPS if _ships(app)],
     }
-    files = render_tree(template or template_dir("project_template"), context, {"project_name": name})
+    files = render_tree(
+        template or template_dir("project_template"), context, {"project_name": name}
+    )
     write_tree(target, files, executable={Path("manage.py")})
     echo(f"Created project {name!r} in {target}")
     echo("Next steps:", level=1)

@@ -1,0 +1,5 @@
+"""``python -m tempest``: the same as the ``tempest`` command."""
+
+from tempest.core.management import main
+
+main()

@@ -1,0 +1,194 @@
+"""A user's first hour, as real subprocesses: startproject, startapp, check, routes, serve."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import PYTHON, clean_env, free_port, http, manage, run, wait_for_http
+
+pytestmark = pytest.mark.e2e
+
+
+@contextmanager
+def server(project: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Run ``manage.py runserver``/``serve`` on a free port until the block ends."""
+    port = free_port()
+    command = [PYTHON, "manage.py", *args]
+    if args[0] == "runserver":
+        command.append(f"127.0.0.1:{port}")
+    else:
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(
+        command,
+        cwd=project,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_startproject_writes_the_documented_files(shared_project: Path) -> None:
+    expected = [
+        "manage.py",
+        "shop/__init__.py",
+        "shop/settings.py",
+        "shop/asgi.py",
+        ".env",
+        ".env.example",
+        ".gitignore",
+        "pyproject.toml",
+        "README.md",
+        "tests/conftest.py",
+        "tests/test_smoke.py",
+    ]
+    for name in expected:
+        assert (shared_project / name).is_file(), name
+    assert not list(shared_project.rglob("*-tpl"))
+    secret = next(
+        line.split("=", 1)[1]
+        for line in (shared_project / ".env").read_text().splitlines()
+        if line.startswith("SECRET_KEY=")
+    )
+    assert len(secret) >= 50
+
+
+def test_each_project_gets_its_own_secret_key(new_project: Callable[..., Path]) -> None:
+    first = (new_project("alpha") / ".env").read_text()
+    second = (new_project("beta") / ".env").read_text()
+    assert first != second
+
+
+def test_startapp_generates_the_layers_and_installs_the_app(shared_project: Path) -> None:
+    app = shared_project / "orders"
+    for name in [
+        "apps.py",
+        "models.py",
+        "schemas.py",
+        "repositories.py",
+        "services.py",
+        "controllers.py",
+        "routers.py",
+        "dependencies.py",
+        "admin.py",
+        "tasks.py",
+        "seeds.py",
+        "migrations",
+        "tests/test_api.py",
+    ]:
+        assert (app / name).exists(), name
+    settings = (shared_project / "shop" / "settings.py").read_text()
+    assert '"orders",' in settings
+
+
+def test_check_passes_on_a_new_project(shared_project: Path) -> None:
+    result = manage(shared_project, "check")
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_routes_lists_the_example_api_with_its_app(shared_project: Path) -> None:
+    result = manage(shared_project, "routes")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert ["GET", "/api/orders/{order_id}", "get_order", "orders"] in rows
+    assert ["POST", "/api/orders", "create_order", "orders"] in rows
+    assert ["GET", "/health/liveness", "liveness", "tempest"] in rows
+    only_orders = manage(shared_project, "routes", "--app", "orders")
+    assert "/health/liveness" not in only_orders.stdout
+
+
+def test_runserver_serves_the_example_api(shared_project: Path) -> None:
+    with server(shared_project, "runserver", "--noreload") as (base, _):
+        assert json.loads(wait_for_http(f"{base}/health/liveness"))["status"] == "ok"
+        status, body = http("POST", f"{base}/api/orders", b'{"name": "Coffee"}')
+        assert status == 201, body
+        created = json.loads(body)
+        status, body = http("GET", f"{base}/api/orders/{created['id']}")
+        assert status == 200
+        assert json.loads(body)["name"] == "Coffee"
+        status, body = http("GET", f"{base}/api/orders/not-a-uuid")
+        assert status == 422
+        assert json.loads(body)["code"] == "VALIDATION_ERROR"
+        status, body = http("GET", f"{base}/health/readiness")
+        assert status == 200
+        assert json.loads(body)["checks"] == {"database": "ok"}
+
+
+def test_runserver_reloads_on_code_and_env_changes(new_project: Callable[..., Path]) -> None:
+    project = new_project("live", "notes")
+    routers = project / "notes" / "routers.py"
+    routers.write_text(
+        routers.read_text()
+        + '\n\n@router.get("/meta/version")\nasync def version() -> dict[str, str]:\n    return {"v": "one"}\n'
+    )
+    with server(project, "runserver") as (base, _):
+        assert json.loads(wait_for_http(f"{base}/api/notes/meta/version")) == {"v": "one"}
+        routers.write_text(routers.read_text().replace('"one"', '"two"'))
+        _wait_until(lambda: json.loads(wait_for_http(f"{base}/api/notes/meta/version")) == {"v": "two"})
+        env = project / ".env"
+        env.write_text(env.read_text() + "TITLE=Reloaded\n")
+        _wait_until(
+            lambda: json.loads(wait_for_http(f"{base}/openapi.json"))["info"]["title"] == "Reloaded"
+        )
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except AssertionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_serve_runs_several_workers(shared_project: Path) -> None:
+    with server(shared_project, "serve", "--workers", "2") as (base, process):
+        assert json.loads(wait_for_http(f"{base}/health/liveness"))["status"] == "ok"
+    output = process.stdout.read() if process.stdout else ""
+    assert output.count("Started server process") == 2, output
+
+
+def test_the_generated_projects_own_tests_pass(shared_project: Path) -> None:
+    result = run(
+        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], shared_project, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+
+
+def test_shell_runs_code_with_top_level_await(shared_project: Path) -> None:
+    code = (
+        "async with Session() as session:\n"
+        "    rows = (await session.scalars(select(OrderModel))).all()\n"
+        "print(type(rows).__name__, settings.TITLE, OrderModel.__tablename__)"
+    )
+    result = manage(shared_project, "shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "list shop order"
+
+
+def test_version(shared_project: Path) -> None:
+    from tempest import __version__
+
+    assert manage(shared_project, "version").stdout.strip() == __version__
+    assert manage(shared_project, "--version").stdout.strip() == __version__

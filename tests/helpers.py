@@ -1,0 +1,94 @@
+"""Helpers shared by the test modules: running commands, free ports, waiting for servers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+PYTHON = sys.executable
+REPO = Path(__file__).resolve().parent.parent
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a subprocess: no settings module leaking in from the test run."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {"TEMPEST_SETTINGS_MODULE", "DATABASE_URL", "INSTALLED_APPS", "PYTEST_ADDOPTS"}
+        and not key.startswith("PYTEST_")
+    }
+    env.update(extra)
+    return env
+
+
+def run(
+    args: list[str], cwd: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command and capture its output as text."""
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or clean_env()
+    )
+
+
+def manage(
+    project: Path, *args: str, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python manage.py ARGS`` in ``project``."""
+    return run([PYTHON, "manage.py", *args], project, timeout, clean_env(**env))
+
+
+def tempest(
+    cwd: Path, *args: str, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m tempest ARGS`` in ``cwd`` (the ``tempest`` console script)."""
+    return run([PYTHON, "-m", "tempest", *args], cwd, timeout, clean_env(**env))
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 20) -> bytes:
+    """GET ``url`` until it answers 2xx, and return the body."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bytes(response.read())
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            last_error = error
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout}s: {last_error}")
+
+
+def http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
+    """One HTTP request; returns (status, body) also for 4xx/5xx."""
+    request = urllib.request.Request(
+        url, data=body, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, bytes(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, bytes(error.read())
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert the command failed with exactly one ``Error:`` line on stderr; return it."""
+    assert result.returncode != 0, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
