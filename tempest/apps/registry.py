@@ -131,12 +131,12 @@ class Apps:
 
     def get_containing_app_config(self, module_name: str) -> AppConfig | None:
         """The installed app whose package contains ``module_name``, if any."""
-        best: AppConfig | None = None
-        for config in self.app_configs.values():
-            if module_name == config.name or module_name.startswith(config.name + "."):
-                if best is None or len(config.name) > len(best.name):
-                    best = config
-        return best
+        containing = [
+            config
+            for config in self.app_configs.values()
+            if module_name == config.name or module_name.startswith(config.name + ".")
+        ]
+        return max(containing, key=lambda config: len(config.name), default=None)
 
     def get_models(self, app_label: str | None = None) -> list[type[BaseModel]]:
         """Concrete models of the installed apps, or of one app.

@@ -1,0 +1,1 @@
+"""Installable apps that ship with tempest (auth, admin)."""

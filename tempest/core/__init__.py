@@ -1,0 +1,1 @@
+"""Core of the framework: command line, checks, ASGI app, logging and context."""

@@ -136,17 +136,26 @@ def test_runserver_reloads_on_code_and_env_changes(new_project: Callable[..., Pa
     routers = project / "notes" / "routers.py"
     routers.write_text(
         routers.read_text()
-        + '\n\n@router.get("/meta/version")\nasync def version() -> dict[str, str]:\n    return {"v": "one"}\n'
+        + '\n\n@router.get("/meta/version")\n'
+        + 'async def version() -> dict[str, str]:\n    return {"v": "one"}\n'
     )
-    with server(project, "runserver") as (base, _):
+    with server(project, "runserver") as (base, process):
         assert json.loads(wait_for_http(f"{base}/api/notes/meta/version")) == {"v": "one"}
         routers.write_text(routers.read_text().replace('"one"', '"two"'))
-        _wait_until(lambda: json.loads(wait_for_http(f"{base}/api/notes/meta/version")) == {"v": "two"})
+        _wait_until(
+            lambda: json.loads(wait_for_http(f"{base}/api/notes/meta/version")) == {"v": "two"}
+        )
         env = project / ".env"
         env.write_text(env.read_text() + "TITLE=Reloaded\n")
-        _wait_until(
-            lambda: json.loads(wait_for_http(f"{base}/openapi.json"))["info"]["title"] == "Reloaded"
-        )
+        try:
+            _wait_until(
+                lambda: (
+                    json.loads(wait_for_http(f"{base}/openapi.json"))["info"]["title"] == "Reloaded"
+                )
+            )
+        except AssertionError:
+            process.terminate()
+            raise AssertionError(process.communicate()[0]) from None
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:

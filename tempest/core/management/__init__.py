@@ -105,7 +105,7 @@ def _build_group(args: list[str], context: CommandContext) -> LazyCommandGroup:
         table,
         note=note,
         name=context.prog_name,
-        help=f"Run '{context.prog_name} <command> --help' for a command's options.\n\n{_GLOBAL_HELP}",
+        help=f"Run '{context.prog_name} <command> --help' for its options.\n\n{_GLOBAL_HELP}",
         context_settings={"help_option_names": ["-h", "--help"]},
         no_args_is_help=True,
         params=[
@@ -174,6 +174,8 @@ def _run(args: list[str], context: CommandContext) -> int:
         return 130
     except click.UsageError as error:
         return _report(error, context, _usage_message(error), 2)
+    except CommandError as error:
+        return _report(error, context, str(error), error.returncode)
     except click.ClickException as error:
         return _report(error, context, error.format_message(), error.exit_code)
     except Exception as error:

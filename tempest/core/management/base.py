@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 
-class CommandError(click.ClickException):
+class CommandError(Exception):
     """A command failed in a way the user can fix; the message says how.
 
     tempest prints ``Error: <message>`` on one line and exits with ``returncode``.
@@ -23,7 +23,7 @@ class CommandError(click.ClickException):
 
     def __init__(self, message: str, returncode: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = returncode
+        self.returncode = returncode
 
 
 @dataclass

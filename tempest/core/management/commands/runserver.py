@@ -15,8 +15,12 @@ from tempest.core.management.serving import (
     uvicorn_log_level,
 )
 
-RELOAD_INCLUDES: tuple[str, ...] = ("*.py", "*.html", "*.jinja", "*.jinja2", ".env", "*.env")
-"""Files whose change restarts the development server."""
+RELOAD_INCLUDES: tuple[str, ...] = ("*.py", "*.html", "*.jinja", "*.jinja2", ".env")
+"""Files whose change restarts the development server.
+
+No ``*.env`` here: uvicorn checks includes in random order, and ``*.env`` matching ``.env``
+before the ``.env`` pattern makes its dotfile exclude win, so the change would be missed.
+"""
 
 
 @click.command()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import code
+import importlib
+import importlib.util
 import inspect
 import types
 from typing import Any
@@ -73,7 +75,10 @@ def _banner(namespace: dict[str, Any]) -> str:
 
 
 def _compile(source: str, mode: str) -> types.CodeType:
-    return compile(source, "<shell>", mode, flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    compiled: types.CodeType = compile(
+        source, "<shell>", mode, flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    )
+    return compiled
 
 
 def _run_source(source: str, namespace: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
@@ -106,15 +111,10 @@ class _AsyncConsole(code.InteractiveConsole):
 
 
 def _ipython_available() -> bool:
-    try:
-        import IPython  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("IPython") is not None
 
 
 def _start_ipython(namespace: dict[str, Any]) -> None:
-    from IPython import start_ipython
-
+    ipython: Any = importlib.import_module("IPython")
     echo("IPython shell: `await` works at the top level.")
-    start_ipython(argv=[], user_ns=namespace)
+    ipython.start_ipython(argv=[], user_ns=namespace)
