@@ -41,3 +41,9 @@ def new_project(tmp_path: Path) -> Callable[..., Path]:
         return project
 
     return make
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio."""
+    return "asyncio"
