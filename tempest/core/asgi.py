@@ -62,8 +62,9 @@ def get_asgi_application() -> FastAPI:
     )
     register_exception_handlers(app, debug=settings.DEBUG)
     _add_middleware(app, settings)
-    app.include_router(make_health_router(db=database, version=settings.VERSION))
     _include_app_routers(app)
+    # Last: FastAPI matches included routers in order, and API traffic outweighs probes.
+    app.include_router(make_health_router(db=database, version=settings.VERSION))
     return app
 
 
