@@ -19,7 +19,7 @@ class RequestIDMiddleware:
     """Attach a request ID to every HTTP request, its log lines and its response.
 
     The ID is taken from the request header when it is safe (at most 128 characters of
-    ``A-Z a-z 0-9 . _ -``) and generated (32 random hex digits, like a uuid4 hex) otherwise. While the request runs
+    ``A-Z a-z 0-9 . _ -``) and generated (32 random hex digits) otherwise. While the request runs
     it is in :data:`tempest.core.context.request_id_ctx` and ``request.state.request_id``;
     the response carries it in the same header. WebSocket connections get the ID in the
     context only; other scopes (lifespan) pass straight through.
