@@ -12,7 +12,9 @@ fi
 stamp=.venv/.tempest-installed
 wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e . --group dev
+  # This machine's pip config names local indexes that may be absent; drop that noise only.
+  quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "^WARNING: Location '" >&2); }
+  quiet_pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
+  quiet_pip install --quiet --disable-pip-version-check -e . --group dev
   echo "$wanted" > "$stamp"
 fi

@@ -180,7 +180,7 @@ async def test_middleware_setting_order_and_from_settings(build: Build, tmp_path
 
 
 def test_unknown_middleware_is_a_clear_error(build: Build) -> None:
-    with pytest.raises(ImproperlyConfigured, match="MIDDLEWARE entry 'nope.Middleware'"):
+    with pytest.raises(ImproperlyConfigured, match=r"MIDDLEWARE entry 'nope\.Middleware'"):
         build(ROUTERS, MIDDLEWARE=["nope.Middleware"])
 
 

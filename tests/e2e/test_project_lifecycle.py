@@ -201,3 +201,40 @@ def test_version(shared_project: Path) -> None:
 
     assert manage(shared_project, "version").stdout.strip() == __version__
     assert manage(shared_project, "--version").stdout.strip() == __version__
+
+
+def test_startapp_empty_writes_stubs_that_pass_check(new_project: Callable[..., Path]) -> None:
+    project = new_project()
+    result = manage(project, "startapp", "blog", "--empty")
+    assert result.returncode == 0, result.stderr
+    assert "class" not in (project / "blog" / "models.py").read_text().replace("# class", "")
+    assert manage(project, "check").returncode == 0
+    routes = manage(project, "routes", "--app", "blog")
+    assert routes.returncode == 0 and routes.stdout.strip().splitlines() == [
+        "METHOD  PATH  NAME  APP"
+    ]
+
+
+def test_startapp_into_a_directory_uses_the_dotted_module(new_project: Callable[..., Path]) -> None:
+    project = new_project()
+    (project / "apps").mkdir()
+    (project / "apps" / "__init__.py").write_text("")
+    result = manage(project, "startapp", "billing", "apps/billing")
+    assert result.returncode == 0, result.stderr
+    assert '"apps.billing",' in (project / "mysite" / "settings.py").read_text()
+    assert 'name = "apps.billing"' in (project / "apps" / "billing" / "apps.py").read_text()
+    routes = manage(project, "routes", "--app", "billing")
+    assert "/api/billing/{billing_id}" in routes.stdout, routes.stderr
+
+
+def test_startproject_with_a_custom_template(tmp_path: Path) -> None:
+    template = tmp_path / "template"
+    (template / "project_name").mkdir(parents=True)
+    (template / "project_name" / "settings.py-tpl").write_text("# settings of {{ project_name }}\n")
+    (template / "NOTES.txt").write_text("copied as is: {{ project_name }}\n")
+    result = run(
+        [PYTHON, "-m", "tempest", "startproject", "custom", "--template", str(template)], tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "custom" / "custom" / "settings.py").read_text() == "# settings of custom\n"
+    assert (tmp_path / "custom" / "NOTES.txt").read_text() == "copied as is: {{ project_name }}\n"
