@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable
 from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from tempest.apps.config import AppConfig, find_app_config_class
@@ -124,6 +125,25 @@ class Apps:
             return self.app_configs[label]
         except KeyError:
             raise LookupError(_unknown_label_message(label, list(self.app_configs))) from None
+
+    def import_app_modules(self, name: str) -> list[tuple[AppConfig, ModuleType]]:
+        """Import the module ``name`` (``tasks``, ``seeds``, ``admin``, ...) of every app.
+
+        Args:
+            name: Module name inside the apps.
+
+        Returns:
+            (app, module) for each app that has the module, in INSTALLED_APPS order.
+
+        Raises:
+            ImproperlyConfigured: One of the modules fails to import; the message names it.
+        """
+        found = []
+        for config in self.get_app_configs():
+            module = config.import_module(name)
+            if module is not None:
+                found.append((config, module))
+        return found
 
     def is_installed(self, name: str) -> bool:
         """Whether an app with this dotted name is installed."""

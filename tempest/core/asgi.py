@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import import_module
 from typing import TYPE_CHECKING, Any, cast
 
 from tempest.exceptions.framework import ImproperlyConfigured
+from tempest.utils.imports import import_string
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -73,10 +73,7 @@ def _include_app_routers(app: FastAPI) -> None:
 
     from tempest.apps import apps
 
-    for config in apps.get_app_configs():
-        module = config.import_module("routers")
-        if module is None:
-            continue
+    for config, module in apps.import_app_modules("routers"):
         router = getattr(module, "router", None)
         if not isinstance(router, APIRouter):
             raise ImproperlyConfigured(
@@ -84,25 +81,6 @@ def _include_app_routers(app: FastAPI) -> None:
             )
         tags: list[Any] | None = None if router.tags else [config.label]
         app.include_router(router, prefix=config.api_prefix, tags=tags)
-
-
-def import_string(dotted_path: str, setting: str) -> Any:
-    """Import ``package.module.Name`` and return ``Name``.
-
-    Args:
-        dotted_path: What to import.
-        setting: The setting it came from, for the error message.
-
-    Raises:
-        ImproperlyConfigured: The path does not import.
-    """
-    module_name, _, attribute = dotted_path.rpartition(".")
-    try:
-        return getattr(import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise ImproperlyConfigured(
-            f"{setting} entry {dotted_path!r} cannot be imported: {error}"
-        ) from error
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:

@@ -212,3 +212,16 @@ def test_app_config_paths(make_app: MakeApp) -> None:
     config: AppConfig = registry.get_app_config(name)
     assert config.migrations_path == config.path / "migrations"
     assert config.commands_path == config.path / "management" / "commands"
+
+
+def test_import_app_modules_collects_one_module_of_every_app(make_app: MakeApp) -> None:
+    with_tasks = make_app(tasks="NAME = 'first'\n")
+    without = make_app()
+    also = make_app(**{"tasks.__init__": "NAME = 'package'\n"})
+    registry = Apps()
+    registry.populate([with_tasks, without, also])
+    found = registry.import_app_modules("tasks")
+    assert [(config.name, module.NAME) for config, module in found] == [
+        (with_tasks, "first"),
+        (also, "package"),
+    ]

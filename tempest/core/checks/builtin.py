@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import import_module
 from typing import Any
 
 from tempest.core.checks.messages import CheckMessage, Error, Warning
 from tempest.core.checks.registry import Tags, register_check
+from tempest.exceptions.framework import ImproperlyConfigured
+from tempest.utils.imports import import_string
 
 SECRET_KEY_MIN_LENGTH = 32
 _INSECURE_PREFIX = "insecure-"
@@ -25,13 +26,12 @@ def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
     """Every MIDDLEWARE entry imports (tempest.E001)."""
     messages: list[CheckMessage] = []
     for path in _settings().MIDDLEWARE:
-        module_name, _, attribute = path.rpartition(".")
         try:
-            getattr(import_module(module_name), attribute)
-        except (ImportError, AttributeError, ValueError) as error:
+            import_string(path, "MIDDLEWARE")
+        except ImproperlyConfigured as error:
             messages.append(
                 Error(
-                    f"MIDDLEWARE entry {path!r} cannot be imported ({error}).",
+                    str(error),
                     hint="Fix the dotted path or remove the entry.",
                     obj="MIDDLEWARE",
                     id="tempest.E001",
@@ -150,7 +150,6 @@ def check_routers(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
     from fastapi import APIRouter
 
     from tempest.apps import apps
-    from tempest.exceptions.framework import ImproperlyConfigured
 
     messages: list[CheckMessage] = []
     for config in app_configs if app_configs is not None else apps.get_app_configs():
