@@ -17,7 +17,7 @@ import asyncio
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,23 +66,16 @@ def tempest_app() -> Iterator[FastAPI]:
     application = get_asgi_application()
     manager = AsyncDatabaseManager(os.environ["DATABASE_URL"])
 
-    async def create() -> None:
+    async def run(action: Callable[[AsyncDatabaseManager], Awaitable[None]]) -> None:
         await manager.connect()
         try:
-            await manager.create_tables()
+            await action(manager)
         finally:
             await manager.disconnect()
 
-    async def drop() -> None:
-        await manager.connect()
-        try:
-            await manager.drop_tables()
-        finally:
-            await manager.disconnect()
-
-    asyncio.run(create())
+    asyncio.run(run(AsyncDatabaseManager.create_tables))
     yield application
-    asyncio.run(drop())
+    asyncio.run(run(AsyncDatabaseManager.drop_tables))
 
 
 @pytest.fixture

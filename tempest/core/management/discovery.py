@@ -114,34 +114,13 @@ def installed_apps_fast(settings_module: str) -> list[str] | None:
         return _string_list(from_env)
     if _dotenv_defines("INSTALLED_APPS"):
         return None
-    try:
-        spec = importlib.util.find_spec(settings_module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+    source_file = module_source_file(settings_module)
+    if source_file is None:
         return None
     try:
-        tree = ast.parse(Path(spec.origin).read_bytes())
+        values = installed_apps_assignments(ast.parse(source_file.read_bytes()))
     except (OSError, SyntaxError, ValueError):
         return None
-    values = [
-        node.value
-        for node in ast.walk(tree)
-        if (
-            isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "INSTALLED_APPS" for t in node.targets)
-        )
-        or (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and node.target.id == "INSTALLED_APPS"
-        )
-        or (
-            isinstance(node, ast.AugAssign)
-            and isinstance(node.target, ast.Name)
-            and node.target.id == "INSTALLED_APPS"
-        )
-    ]
     if len(values) != 1 or values[0] is None:
         return None
     try:
@@ -149,6 +128,36 @@ def installed_apps_fast(settings_module: str) -> list[str] | None:
     except (ValueError, SyntaxError, TypeError):
         return None
     return value if _is_string_list(value) else None
+
+
+def module_source_file(module_name: str) -> Path | None:
+    """The ``.py`` file of a module, found without importing it (parents excepted)."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None
+    return Path(spec.origin)
+
+
+def installed_apps_assignments(tree: ast.Module) -> list[ast.expr | None]:
+    """The right-hand side of every assignment to ``INSTALLED_APPS`` in a module.
+
+    Covers ``=``, annotated assignments (None when there is no value) and ``+=``, at
+    module level and in class bodies.
+    """
+    values: list[ast.expr | None] = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.AnnAssign | ast.AugAssign) and _is_installed_apps(node.target)
+        ) or (isinstance(node, ast.Assign) and any(map(_is_installed_apps, node.targets))):
+            values.append(node.value)
+    return values
+
+
+def _is_installed_apps(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id == "INSTALLED_APPS"
 
 
 def _dotenv_defines(name: str) -> bool:

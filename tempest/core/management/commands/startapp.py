@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import click
 
 from tempest.conf.environ import ENVIRONMENT_VARIABLE
 from tempest.core.management.base import CommandError, echo
+from tempest.core.management.discovery import installed_apps_assignments, module_source_file
 from tempest.core.management.templates import (
     render_tree,
     template_dir,
@@ -106,29 +106,15 @@ def _install(module: str) -> None:
 
 def _settings_file() -> Path | None:
     module_name = os.environ.get(ENVIRONMENT_VARIABLE)
-    if not module_name:
-        return None
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-        return None
-    return Path(spec.origin)
+    return module_source_file(module_name) if module_name else None
 
 
 def _installed_apps_list(source: str) -> ast.List | None:
     """The literal list of strings assigned to INSTALLED_APPS, if there is exactly one."""
     try:
-        tree = ast.parse(source)
+        found = installed_apps_assignments(ast.parse(source))
     except SyntaxError as error:
         raise CommandError(f"The settings file has a syntax error: {error}") from error
-    found: list[ast.expr | None] = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.AnnAssign | ast.AugAssign) and _is_name(node.target)) or (
-            isinstance(node, ast.Assign) and any(_is_name(target) for target in node.targets)
-        ):
-            found.append(node.value)
     if len(found) != 1 or not isinstance(found[0], ast.List):
         return None
     value = found[0]
@@ -137,10 +123,6 @@ def _installed_apps_list(source: str) -> ast.List | None:
     ):
         return None
     return value
-
-
-def _is_name(node: ast.expr) -> bool:
-    return isinstance(node, ast.Name) and node.id == "INSTALLED_APPS"
 
 
 def _insert_item(source: str, node: ast.List, module: str) -> str:
