@@ -17,6 +17,7 @@ from tempest.core.asgi import get_asgi_application
 from tempest.db import reset_database
 
 Build = Callable[..., Any]
+pytestmark = pytest.mark.usefixtures("restore_root_logging")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@ import json
 import logging
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,7 @@ from tempest.core.logging import UNCAUGHT_500_FLAG, JSONFormatter, configure_log
 LOGGER = "tempest.tests.logging"
 
 
-@pytest.fixture(autouse=True)
-def restore_root_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_root_logging")
 
 
 def make_record(**extra: object) -> logging.LogRecord:
