@@ -138,8 +138,13 @@ def _make_server_error_handler(
                 "exception": f"{type(exc).__name__}: {exc}",
                 "traceback": "".join(traceback.format_exception(exc)).splitlines(),
             }
+        # The middleware's response wrapper is gone too: echo the ID here.
+        header = getattr(request.state, "request_id_header", None)
+        headers = {header: request_id} if header and request_id else None
         return JSONResponse(
-            _envelope("Internal server error", "INTERNAL_SERVER_ERROR", details), status_code=500
+            _envelope("Internal server error", "INTERNAL_SERVER_ERROR", details),
+            status_code=500,
+            headers=headers,
         )
 
     return server_error_handler

@@ -106,8 +106,9 @@ async def test_500_hides_the_traceback_unless_debug(build: Build) -> None:
     app = build(ROUTERS)
     label = apps.get_app_configs()[0].label
     async with client(app) as http:
-        response = await http.get(f"/api/{label}/crash")
+        response = await http.get(f"/api/{label}/crash", headers={"X-Request-ID": "req-500"})
     assert response.status_code == 500
+    assert response.headers["x-request-id"] == "req-500"
     assert response.json() == {
         "detail": "Internal server error",
         "code": "INTERNAL_SERVER_ERROR",

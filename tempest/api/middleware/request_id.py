@@ -67,7 +67,9 @@ class RequestIDMiddleware:
         # os.urandom(16).hex() is 5x cheaper than uuid4().hex and just as unique.
         request_id = self._incoming_id(scope) or os.urandom(16).hex()
         # Kept in the state too: the 500 handler runs after the context is reset.
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["request_id_header"] = self.header_name
         token = request_id_ctx.set(request_id)
         try:
             if scope_type == "websocket":
