@@ -105,8 +105,9 @@ class Apps:
         """
         if not self.ready:
             raise ImproperlyConfigured(
-                "Apps aren't loaded yet: call tempest.setup() first (manage.py, "
-                "get_asgi_application() and the test plugin do it for you)."
+                "Apps aren't loaded yet: call tempest.setup() first. Commands, "
+                "get_asgi_application() and the test plugin call it before running code, "
+                "but not while importing a module: read the registry inside functions."
             )
 
     def get_app_configs(self) -> list[AppConfig]:

@@ -22,12 +22,18 @@ from tempest.conf.environ import ENVIRONMENT_VARIABLE
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def describe_validation_error(error: ValidationError, title: str) -> str:
+_FIX_IN_ENVIRONMENT = "Fix them in .env or the environment."
+
+
+def describe_validation_error(
+    error: ValidationError, title: str, fix: str = _FIX_IN_ENVIRONMENT
+) -> str:
     """Render a settings ValidationError as one line that names each bad field.
 
     Args:
         error: The error raised while building the settings.
         title: Name of the settings class or module, for the message.
+        fix: The sentence that says where to fix the values.
 
     Returns:
         For example ``Invalid settings in shop.settings: SERVER_PORT='abc' (Input should
@@ -39,9 +45,7 @@ def describe_validation_error(error: ValidationError, title: str) -> str:
         value = item.get("input")
         shown = "" if isinstance(value, dict) else f"={value!r}"
         problems.append(f"{field}{shown} ({item['msg']})")
-    return (
-        f"Invalid settings in {title}: {'; '.join(problems)}. Fix them in .env or the environment."
-    )
+    return f"Invalid settings in {title}: {'; '.join(problems)}. {fix}"
 
 
 def load_settings_module(module_name: str) -> Settings:
@@ -58,6 +62,7 @@ def load_settings_module(module_name: str) -> Settings:
             it has no ``settings`` instance of :class:`tempest.conf.Settings`.
     """
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from tempest.conf.base import Settings
 
@@ -65,6 +70,11 @@ def load_settings_module(module_name: str) -> Settings:
         module = import_module(module_name)
     except ValidationError as error:
         raise ImproperlyConfigured(describe_validation_error(error, module_name)) from error
+    except SettingsError as error:
+        raise ImproperlyConfigured(
+            f"Invalid settings in {module_name}: {error}. List and dict values in .env or "
+            """the environment are JSON, e.g. CORS_ORIGINS='["https://example.com"]'."""
+        ) from error
     except ModuleNotFoundError as error:
         if error.name is not None and module_name.startswith(error.name):
             raise ImproperlyConfigured(
@@ -185,7 +195,9 @@ class override_settings:
             replaced = type(original).model_validate(data)
         except ValidationError as error:
             raise ImproperlyConfigured(
-                describe_validation_error(error, "override_settings")
+                describe_validation_error(
+                    error, "override_settings", "Fix the values passed to override_settings()."
+                )
             ) from error
         proxy.configure(replaced)
         try:

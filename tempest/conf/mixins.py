@@ -1,13 +1,17 @@
 """Settings groups, one mixin per concern, each with the spec's env var names.
 
-Compose the ones a project needs into its settings class; :class:`tempest.conf.Settings`
-already includes the server, log, database, CORS and security groups.
+Compose the ones a project needs into its settings class, in any order;
+:class:`tempest.conf.Settings` already includes the server, log, database, CORS and
+security groups. Every mixin is a :class:`BaseAppSettings`, so each carries the same
+configuration (``.env``, case-sensitive names, unknown keys ignored, frozen).
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class BaseAppSettings(BaseSettings):
@@ -28,7 +32,7 @@ class BaseAppSettings(BaseSettings):
     )
 
 
-class ServerSettings(BaseSettings):
+class ServerSettings(BaseAppSettings):
     """Where and how uvicorn serves the app."""
 
     SERVER_HOST: str = Field(default="127.0.0.1", description="Address to bind.")
@@ -37,15 +41,25 @@ class ServerSettings(BaseSettings):
     SERVER_DEBUG: bool = Field(default=False, description="Kept for compatibility; see DEBUG.")
 
 
-class LogSettings(BaseSettings):
+class LogSettings(BaseAppSettings):
     """Logging level, format and per-level files."""
 
-    LOG_LEVEL: str = Field(default="INFO", description="Root log level.")
+    LOG_LEVEL: str = Field(
+        default="INFO", description="Root log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
     LOG_JSON: bool = Field(default=False, description="One JSON object per log line.")
     LOG_DIR: str = Field(default="", description="Directory for per-level log files; empty: none.")
 
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return level
 
-class DatabaseSettings(BaseSettings):
+
+class DatabaseSettings(BaseAppSettings):
     """The project database."""
 
     DATABASE_URL: str = Field(
@@ -58,7 +72,7 @@ class DatabaseSettings(BaseSettings):
     DATABASE_POOL_RECYCLE: int = Field(default=3600, ge=-1)
 
 
-class CORSSettings(BaseSettings):
+class CORSSettings(BaseAppSettings):
     """Cross-origin resource sharing. No origins: the CORS middleware is skipped."""
 
     CORS_ORIGINS: list[str] = Field(default_factory=list)
@@ -69,28 +83,28 @@ class CORSSettings(BaseSettings):
     CORS_MAX_AGE: int = Field(default=600, ge=0)
 
 
-class RedisSettings(BaseSettings):
+class RedisSettings(BaseAppSettings):
     """Redis for the cache, shared rate limits and throttles."""
 
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
     REDIS_DECODE_RESPONSES: bool = True
 
 
-class RabbitMQSettings(BaseSettings):
+class RabbitMQSettings(BaseAppSettings):
     """RabbitMQ for FastStream queues."""
 
     RABBITMQ_URL: str = "amqp://guest:guest@127.0.0.1:5672/"
     RABBITMQ_PREFETCH_COUNT: int = Field(default=10, ge=1)
 
 
-class TaskIQSettings(BaseSettings):
+class TaskIQSettings(BaseAppSettings):
     """The TaskIQ broker and its optional result backend."""
 
     TASKIQ_BROKER_URL: str = "memory://"
     TASKIQ_RESULT_BACKEND_URL: str | None = None
 
 
-class JWTSettings(BaseSettings):
+class JWTSettings(BaseAppSettings):
     """Signing and lifetimes of JSON Web Tokens."""
 
     JWT_SECRET: str = ""
@@ -100,7 +114,7 @@ class JWTSettings(BaseSettings):
     JWT_ISSUER: str | None = None
 
 
-class EmailSettings(BaseSettings):
+class EmailSettings(BaseAppSettings):
     """Outgoing SMTP mail."""
 
     SMTP_HOST: str = "localhost"
@@ -113,7 +127,7 @@ class EmailSettings(BaseSettings):
     SMTP_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
 
 
-class UploadSettings(BaseSettings):
+class UploadSettings(BaseAppSettings):
     """Limits and destination of uploaded files."""
 
     UPLOAD_DIR: str = "./var/uploads"
@@ -122,13 +136,13 @@ class UploadSettings(BaseSettings):
     UPLOAD_ALLOWED_MIMETYPES: list[str] = Field(default_factory=list)
 
 
-class TokenSettings(BaseSettings):
+class TokenSettings(BaseAppSettings):
     """Shared secret for the ``X-Token`` dependency; empty disables it."""
 
     TOKEN_SECRET: str = ""
 
 
-class WebPushSettings(BaseSettings):
+class WebPushSettings(BaseAppSettings):
     """VAPID keys for Web Push."""
 
     VAPID_PUBLIC_KEY: str = ""
@@ -137,7 +151,7 @@ class WebPushSettings(BaseSettings):
     WEBPUSH_DEFAULT_TTL_SECONDS: int = Field(default=86_400, ge=0)
 
 
-class MinIOSettings(BaseSettings):
+class MinIOSettings(BaseAppSettings):
     """MinIO / S3 object storage."""
 
     MINIO_ENDPOINT: str = "127.0.0.1:9000"
@@ -148,7 +162,7 @@ class MinIOSettings(BaseSettings):
     MINIO_REGION: str | None = None
 
 
-class AuthSettings(BaseSettings):
+class AuthSettings(BaseAppSettings):
     """The bundled auth flow."""
 
     AUTH_DEFAULT_LOCALE: str = "en-US"

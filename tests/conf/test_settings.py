@@ -217,3 +217,45 @@ def test_override_settings_validates(workdir: Path) -> None:
         assert settings.SERVER_PORT == 8000
     finally:
         settings.reset()  # type: ignore[attr-defined]
+
+
+def test_mixins_compose_in_any_order(workdir: Path) -> None:
+    (workdir / ".env").write_text("SERVER_PORT=9005\nSOMETHING_ELSE=ignored\n")
+
+    class MixinsLast(Settings, RedisSettings):
+        pass
+
+    class MixinsFirst(RedisSettings, Settings):
+        pass
+
+    for cls in (MixinsLast, MixinsFirst):
+        value = cls()
+        assert value.SERVER_PORT == 9005
+        assert value.REDIS_URL.startswith("redis://")
+
+
+def test_log_level_is_validated_and_normalized(workdir: Path) -> None:
+    assert Settings(LOG_LEVEL="debug").LOG_LEVEL == "DEBUG"
+    with pytest.raises(ValueError, match="must be one of DEBUG, INFO"):
+        Settings(LOG_LEVEL="LOUD")
+
+
+def test_a_list_that_is_not_json_says_so(workdir: Path) -> None:
+    (workdir / ".env").write_text("CORS_ORIGINS=https://shop.example\n")
+    name = _write_module(
+        workdir, "list_settings", "from tempest.conf import Settings\nsettings = Settings()\n"
+    )
+    with pytest.raises(ImproperlyConfigured, match=r"CORS_ORIGINS.*are JSON"):
+        load_settings_module(name)
+
+
+def test_override_settings_error_points_at_the_call(workdir: Path) -> None:
+    settings.configure(Settings())  # type: ignore[attr-defined]
+    try:
+        with (
+            pytest.raises(ImproperlyConfigured, match="values passed to override_settings"),
+            override_settings(DEBUG="maybe"),
+        ):
+            pass
+    finally:
+        settings.reset()  # type: ignore[attr-defined]

@@ -47,12 +47,12 @@ def own_fields(cls: type[Any]) -> dict[str, FieldInfo]:
 
 
 def render_type(info: FieldInfo) -> str:
-    """``int (0–65535)``, ``list[str]``, ``str | None``..."""
+    """The type with its bounds: ``int (≥ 1)``, ``list[str]``, ``str | None``..."""
     annotation = info.annotation
     text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
     bounds = {type(item): item for item in info.metadata}
     if Ge in bounds and Le in bounds:
-        return f"{text} ({bounds[Ge].ge}–{bounds[Le].le})"
+        return f"{text} ({bounds[Ge].ge}\u2013{bounds[Le].le})"  # en dash
     if Ge in bounds:
         return f"{text} (≥ {bounds[Ge].ge})"
     if Gt in bounds:

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pytest
 
-import tempest
 from tests.docs.markdown import Block, Session, blocks, sessions
 from tests.helpers import PYTHON, clean_env, free_port, wait_for_http
 
@@ -69,7 +68,10 @@ def matches(expected: str, actual: str) -> bool:
             pattern.append(r"(?:[^\n]*\n)*?")
         else:
             pattern.append(".*?".join(re.escape(part) for part in line.split("...")) + r"\n")
-    return re.fullmatch("".join(pattern), normalise(actual) + "\n" if actual.strip() else "") is not None
+    return (
+        re.fullmatch("".join(pattern), normalise(actual) + "\n" if actual.strip() else "")
+        is not None
+    )
 
 
 def expects_failure(output: str) -> bool:

@@ -107,7 +107,6 @@ def _build_group(args: list[str], context: CommandContext) -> LazyCommandGroup:
         name=context.prog_name,
         help=f"Run '{context.prog_name} <command> --help' for its options.\n\n{_GLOBAL_HELP}",
         context_settings={"help_option_names": ["-h", "--help"]},
-        no_args_is_help=True,
         params=[
             click.Option(
                 ["--version"],
@@ -158,12 +157,15 @@ def _run(args: list[str], context: CommandContext) -> int:
     context.settings_module = os.environ.get(ENVIRONMENT_VARIABLE) or None
     if context.settings_module and "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
-    if args[:1] == ["help"]:
-        args = [*args[1:2], "--help"] if len(args) > 1 else ["--help"]
+    if not args or args == ["help"]:
+        args = ["--help"]
+    elif args[0] == "help":
+        args = [args[1], "--help"]
     try:
         group = _build_group(args, context)
-        result = group.main(args, prog_name=context.prog_name, standalone_mode=False, obj=context)
-        return result if isinstance(result, int) else 0
+        # A command's return value is not its exit status: failures raise CommandError.
+        group.main(args, prog_name=context.prog_name, standalone_mode=False, obj=context)
+        return 0
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.exceptions.Abort:
@@ -172,6 +174,9 @@ def _run(args: list[str], context: CommandContext) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except click.exceptions.NoArgsIsHelpError as error:  # a group run without a subcommand
+        click.echo(error.format_message(), err=True)
+        return 2
     except click.UsageError as error:
         return _report(error, context, _usage_message(error), 2)
     except CommandError as error:

@@ -252,3 +252,54 @@ def test_command_table_prefers_apps() -> None:
     } <= names
     table = command_table([])
     assert table["check"].group == "tempest"
+
+
+def test_no_arguments_prints_help(shared_project: Path) -> None:
+    result = manage(shared_project)
+    assert result.returncode == 0
+    assert "Commands [tempest]:" in result.stdout
+
+
+def test_a_return_value_is_not_an_exit_status(new_project: Callable[..., Path]) -> None:
+    project = new_project("mysite", "orders")
+    _command(
+        project,
+        "orders",
+        "count",
+        '''
+        """Returns a number."""
+        import click
+
+        @click.command()
+        def command() -> int:
+            click.echo("3 rows")
+            return 3
+        ''',
+    )
+    result = manage(project, "count")
+    assert result.returncode == 0 and result.stdout.strip() == "3 rows"
+
+
+def test_a_group_without_subcommand_shows_its_help(new_project: Callable[..., Path]) -> None:
+    project = new_project("mysite", "orders")
+    _command(
+        project,
+        "orders",
+        "report",
+        '''
+        """Reports."""
+        import click
+
+        @click.group(no_args_is_help=True)
+        def command() -> None:
+            """Reports about orders."""
+
+        @command.command()
+        def daily() -> None:
+            click.echo("daily report")
+        ''',
+    )
+    assert manage(project, "report", "daily").stdout.strip() == "daily report"
+    bare = manage(project, "report")
+    assert bare.returncode == 2
+    assert "Reports about orders." in bare.stderr and "daily" in bare.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tempest.core.management.base import CommandError
+from tempest.core.management.base import CommandError, get_context
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -42,7 +42,7 @@ def command(
     if unknown_tags:
         raise CommandError(
             f"Unknown tag(s): {', '.join(sorted(unknown_tags))}. "
-            "Run 'check --list-tags' to see them."
+            f"Run '{get_context().prog_name} check --list-tags' to see them."
         )
     try:
         configs = [apps.get_app_config(label) for label in app_labels] or None

@@ -1,0 +1,134 @@
+"""The docs' examples run.
+
+Each test below executes one page with ``transcripts.Transcript``: its titled blocks are
+written into a project made by ``tempest startproject shop`` + ``startapp orders`` (the
+``new_project`` fixture), its console transcripts are run there and their output is
+compared with the page. The page is the single source of the examples; the tests only
+say which page runs where, and check that nothing was silently skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.docs.markdown import DOCS, blocks, pages, sessions
+from tests.docs.transcripts import Transcript
+
+pytestmark = pytest.mark.e2e
+
+EXECUTED = {
+    "getting-started.md",
+    "topics/settings.md",
+    "topics/apps.md",
+    "topics/asgi.md",
+    "topics/checks.md",
+    "topics/testing.md",
+    "commands/index.md",
+    "commands/writing.md",
+}
+"""Pages whose examples the tests below run; only these may hold titled or console blocks."""
+
+RunPage = Callable[[str], Transcript]
+
+
+@pytest.fixture
+def run_in_project(new_project: Callable[..., Path], tmp_path: Path) -> Iterator[RunPage]:
+    """Run a page in a new project ``shop`` with the example app ``orders``."""
+    transcripts: list[Transcript] = []
+
+    def run(page: str) -> Transcript:
+        project = new_project("shop", "orders")
+        transcript = Transcript(home=tmp_path, cwd=project)
+        transcripts.append(transcript)
+        transcript.run_page(DOCS / page)
+        return transcript
+
+    yield run
+    for transcript in transcripts:
+        transcript.close()
+
+
+def commands_on(page: str) -> list[str]:
+    """Every console command of a page, to check that the test ran them all."""
+    return [
+        session.command
+        for block in blocks(DOCS / page)
+        if block.lang == "console"
+        for session in sessions(block)
+    ]
+
+
+def titles_on(page: str) -> list[str]:
+    """Every file example of a page."""
+    return [block.title for block in blocks(DOCS / page) if block.title]
+
+
+def assert_ran_everything(page: str, transcript: Transcript, *, files: int, commands: int) -> None:
+    """The page's examples all ran, and there are as many as the test expects."""
+    assert transcript.ran == commands_on(page)
+    assert transcript.written == titles_on(page)
+    assert (len(transcript.written), len(transcript.ran)) == (files, commands)
+
+
+def test_getting_started(tmp_path: Path) -> None:
+    transcript = Transcript(home=tmp_path, cwd=tmp_path)
+    try:
+        transcript.run_page(DOCS / "getting-started.md")
+    finally:
+        transcript.close()
+    assert_ran_everything("getting-started.md", transcript, files=0, commands=10)
+    assert "python manage.py runserver" in transcript.ran
+
+
+def test_settings(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/settings.md")
+    assert_ran_everything("topics/settings.md", transcript, files=4, commands=6)
+    assert "tests/test_settings.py" in transcript.written
+
+
+def test_apps(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/apps.md")
+    assert_ran_everything("topics/apps.md", transcript, files=4, commands=9)
+
+
+def test_asgi_middleware(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/asgi.md")
+    assert_ran_everything("topics/asgi.md", transcript, files=3, commands=1)
+    assert transcript.written[0] == "shop/middleware.py"
+
+
+def test_checks(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/checks.md")
+    assert_ran_everything("topics/checks.md", transcript, files=2, commands=11)
+    assert "orders/checks.py" in transcript.written
+
+
+def test_testing(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/testing.md")
+    assert_ran_everything("topics/testing.md", transcript, files=2, commands=1)
+
+
+def test_commands_reference(run_in_project: RunPage) -> None:
+    transcript = run_in_project("commands/index.md")
+    assert_ran_everything("commands/index.md", transcript, files=0, commands=10)
+
+
+def test_writing_commands(run_in_project: RunPage) -> None:
+    transcript = run_in_project("commands/writing.md")
+    assert_ran_everything("commands/writing.md", transcript, files=3, commands=12)
+    assert "orders/management/commands/version.py" in transcript.written
+
+
+def test_only_executed_pages_have_runnable_examples() -> None:
+    unexpected = [
+        block.where
+        for page in pages()
+        if str(page.relative_to(DOCS)) not in EXECUTED
+        for block in blocks(page)
+        if block.title or block.lang == "console"
+    ]
+    assert not unexpected, f"add these pages to EXECUTED and to a test: {unexpected}"
+    assert {str(page.relative_to(DOCS)) for page in pages()} >= EXECUTED
