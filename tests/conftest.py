@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tempest.db import AsyncDatabaseManager
 from tests.helpers import manage, tempest
 
 
@@ -61,3 +64,72 @@ def restore_root_logging() -> Iterator[None]:
             root.removeHandler(handler)
             handler.close()
     root.setLevel(level)
+
+
+SERVICES_REQUIRED = os.environ.get("TEMPEST_REQUIRE_SERVICES") == "1"
+
+
+def service_url(variable: str) -> str:
+    """The URL of a real service for a test, or skip (fail under TEMPEST_REQUIRE_SERVICES=1)."""
+    url = os.environ.get(variable)
+    if not url:
+        message = f"{variable} is not set: this test needs the real service"
+        if SERVICES_REQUIRED:
+            pytest.fail(message + " (TEMPEST_REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+    return url
+
+
+def _database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'tests.sqlite3'}"
+    url = service_url("TEMPEST_TEST_DATABASE_URL")
+    asyncio.run(_reset_postgresql(url))
+    return url
+
+
+async def _reset_postgresql(url: str) -> None:
+    """Start the run on an empty schema: tables of an earlier run may have other columns."""
+    from sqlalchemy import text
+
+    manager = AsyncDatabaseManager(url)
+    await manager.connect()
+    try:
+        async with manager.engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await manager.disconnect()
+
+
+async def _empty_tables(manager: AsyncDatabaseManager) -> None:
+    from sqlalchemy import text
+
+    from tempest.db import BaseModel
+
+    async with manager.engine.begin() as connection:
+        for table in reversed(BaseModel.metadata.sorted_tables):
+            await connection.execute(text(f'DELETE FROM "{table.name}"'))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database for data-layer tests, on SQLite and on PostgreSQL."""
+    return _database_url(str(request.param), tmp_path_factory)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[AsyncDatabaseManager]:
+    """A connected manager whose tables are those of every model defined so far.
+
+    Tables are (re)created for each test module's models and emptied after each test.
+    """
+    manager = AsyncDatabaseManager(database_url)
+    await manager.connect()
+    await manager.create_tables()
+    await _empty_tables(manager)
+    try:
+        yield manager
+    finally:
+        await _empty_tables(manager)
+        await manager.disconnect()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import QueuePool
 
 from tempest.db.models import BaseModel
+from tempest.db.transaction import AUTOCOMMIT_INFO_KEY, atomic
 
 __all__ = ["AsyncDatabaseManager"]
 
@@ -80,6 +81,7 @@ class AsyncDatabaseManager:
         self._engine_kwargs = engine_kwargs
         self._engine: AsyncEngine | None = None
         self._session_factory: async_sessionmaker[AsyncSession] | None = None
+        self._request_session_factory: async_sessionmaker[AsyncSession] | None = None
 
     def __repr__(self) -> str:
         return f"<AsyncDatabaseManager {self.db_url_safe} connected={self.is_connected}>"
@@ -116,6 +118,20 @@ class AsyncDatabaseManager:
             raise RuntimeError(_NOT_CONNECTED.format(url=self.db_url_safe))
         return self._session_factory
 
+    @property
+    def request_session_factory(self) -> async_sessionmaker[AsyncSession]:
+        """Factory of autocommit sessions, as requests and ``async def`` commands get them.
+
+        Each query runs on its own, so a read pays one round trip; wrap writes that belong
+        together in :func:`tempest.db.atomic` (``BaseRepository`` does it for each write).
+
+        Raises:
+            RuntimeError: The manager is not connected.
+        """
+        if self._request_session_factory is None:
+            raise RuntimeError(_NOT_CONNECTED.format(url=self.db_url_safe))
+        return self._request_session_factory
+
     def _engine_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"echo": self._echo, "pool_recycle": self._pool_recycle}
         poolclass = self._engine_kwargs.get("poolclass")
@@ -136,12 +152,18 @@ class AsyncDatabaseManager:
             return
         engine = create_async_engine(self._url, **self._engine_options())
         self._session_factory = async_sessionmaker(engine, expire_on_commit=False)
+        self._request_session_factory = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            info={AUTOCOMMIT_INFO_KEY: True},
+        )
         self._engine = engine
         logger.debug("Connected to %s", self.db_url_safe)
 
     async def disconnect(self) -> None:
         """Dispose the engine and close its pooled connections; a no-op when not connected."""
-        engine, self._engine, self._session_factory = self._engine, None, None
+        engine, self._engine = self._engine, None
+        self._session_factory = self._request_session_factory = None
         if engine is not None:
             await engine.dispose()
             logger.debug("Disconnected from %s", self.db_url_safe)
@@ -175,16 +197,36 @@ class AsyncDatabaseManager:
                 raise
             await session.commit()
 
-    async def session_dependency(self) -> AsyncIterator[AsyncSession]:
-        """FastAPI dependency yielding a request-scoped session.
+    @asynccontextmanager
+    async def request_session(self) -> AsyncIterator[AsyncSession]:
+        """Yield an autocommit session for one request or command.
 
-        Use as ``Depends(db.session_dependency)``; it commits after the endpoint
-        succeeds and rolls back when it raises.
+        Reads pay one round trip each; writes commit through :func:`tempest.db.atomic`
+        (``BaseRepository`` does it). Changes still pending when the block ends are saved
+        in one transaction; when it raises they are discarded.
+
+        Yields:
+            A session from :attr:`request_session_factory`.
+        """
+        async with self.request_session_factory() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            if session.new or session.dirty or session.deleted:
+                async with atomic(session):
+                    pass
+
+    async def session_dependency(self) -> AsyncIterator[AsyncSession]:
+        """FastAPI dependency yielding a :meth:`request_session`.
+
+        Use as ``Depends(db.session_dependency)``.
 
         Yields:
             A session bound to this database.
         """
-        async with self.get_session_context() as session:
+        async with self.request_session() as session:
             yield session
 
     async def create_tables(self, metadata: MetaData | None = None) -> None:

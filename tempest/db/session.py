@@ -42,9 +42,11 @@ def reset_database() -> None:
 async def get_session() -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: one session per request, shared by everything in it.
 
-    Override it in tests with ``app.dependency_overrides[get_session]``.
+    The session runs in autocommit mode: a read-only request pays one round trip per
+    query; writes commit through :func:`tempest.db.atomic`. Override it in tests with
+    ``app.dependency_overrides[get_session]`` (the test plugin does).
     """
-    async with get_database().session_factory() as session:
+    async with get_database().request_session() as session:
         yield session
 
 

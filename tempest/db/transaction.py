@@ -1,0 +1,111 @@
+"""Units of work: ``atomic()`` and ``@transactional``.
+
+Request sessions run in autocommit mode, so a request that only reads pays one round trip
+per query (no BEGIN, no ROLLBACK). Writes that must succeed or fail together run inside
+``atomic(session)``: a real transaction, committed when the block ends and rolled back if
+it raises. ``BaseRepository`` wraps each of its writes in ``atomic``; nest them in an
+outer ``atomic`` to make several writes one transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = ["AUTOCOMMIT_INFO_KEY", "atomic", "in_atomic_block", "transactional"]
+
+AUTOCOMMIT_INFO_KEY = "tempest.autocommit"
+"""``session.info`` key marking a session whose connection runs in autocommit mode."""
+
+_DEPTH_KEY = "tempest.atomic_depth"
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def in_atomic_block(session: AsyncSession) -> bool:
+    """Whether ``session`` is inside an ``atomic()`` block."""
+    return bool(session.info.get(_DEPTH_KEY, 0))
+
+
+@asynccontextmanager
+async def atomic(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Run the block as one transaction on ``session``.
+
+    The outermost block commits when it ends and rolls back when it raises; inner blocks
+    join the outer one. On an autocommit (request) session, the block first ends the
+    session's autocommit work (flushing pending changes, which are saved one statement
+    at a time) and then takes its connection out of autocommit for the transaction.
+
+    Args:
+        session: The session to run the transaction on.
+
+    Yields:
+        The same session.
+    """
+    depth = session.info.get(_DEPTH_KEY, 0)
+    if depth:
+        session.info[_DEPTH_KEY] = depth + 1
+        try:
+            yield session
+        finally:
+            session.info[_DEPTH_KEY] = depth
+        return
+    if session.info.get(AUTOCOMMIT_INFO_KEY):
+        if session.in_transaction():
+            await session.commit()
+        await session.connection(execution_options={"isolation_level": _transaction_level(session)})
+    session.info[_DEPTH_KEY] = 1
+    try:
+        yield session
+    except BaseException:
+        await session.rollback()
+        raise
+    else:
+        await session.commit()
+    finally:
+        session.info[_DEPTH_KEY] = 0
+
+
+def _transaction_level(session: AsyncSession) -> str:
+    dialect = session.get_bind().dialect
+    level = getattr(dialect, "default_isolation_level", None)
+    if not level or level == "AUTOCOMMIT":
+        return "SERIALIZABLE" if dialect.name == "sqlite" else "READ COMMITTED"
+    return str(level)
+
+
+def transactional(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
+    """Run an async method of a repository or service inside ``atomic()``.
+
+    The session is ``self.session``, or ``self.repository.session`` for a service::
+
+        class OrderService(BaseService[OrderRepository, OrderResponseSchema]):
+            @transactional
+            async def place(self, data: OrderCreateSchema) -> OrderResponseSchema:
+                order = await self.repository.add(...)
+                await self.repository.bulk_create_values(...)  # same transaction
+                return self.repository.map_to_response(order)
+    """
+
+    @functools.wraps(method)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        async with atomic(_session_of(args[0] if args else None)):
+            return await method(*args, **kwargs)
+
+    return wrapper
+
+
+def _session_of(owner: Any) -> AsyncSession:
+    session = getattr(owner, "session", None)
+    if session is None:
+        session = getattr(getattr(owner, "repository", None), "session", None)
+    if not isinstance(session, AsyncSession):
+        raise TypeError(
+            "@transactional needs a method of an object with `session` (a repository) or "
+            "`repository.session` (a service)."
+        )
+    return session
