@@ -70,6 +70,15 @@ class DatabaseSettings(BaseAppSettings):
     DATABASE_POOL_SIZE: int = Field(default=10, ge=1)
     DATABASE_MAX_OVERFLOW: int = Field(default=20, ge=0)
     DATABASE_POOL_RECYCLE: int = Field(default=3600, ge=-1)
+    DATABASE_MAX_PAGE_SIZE: int = Field(
+        default=100, ge=1, description="Largest page_size a repository accepts."
+    )
+    DATABASE_ESTIMATE_COUNT_ABOVE: int = Field(
+        default=100_000,
+        ge=0,
+        description="On PostgreSQL, unfiltered totals above this many rows come from the "
+        "planner's estimate instead of COUNT(*); 0 turns estimates off.",
+    )
 
 
 class CORSSettings(BaseAppSettings):
