@@ -65,10 +65,30 @@ _LAZY_EXPORTS: dict[str, str] = {
     "clear_request_id": "tempest.core.context",
     "request_id_ctx": "tempest.core.context",
     "register_check": "tempest.core.checks",
+    "BaseStrEnum": "tempest.core.enums",
+    "BaseIntEnum": "tempest.core.enums",
     # db
     "BaseModel": "tempest.db",
     "AsyncDatabaseManager": "tempest.db",
     "NAMING_CONVENTION": "tempest.db",
+    # schemas
+    "BaseSchema": "tempest.schemas",
+    "BaseResponseSchema": "tempest.schemas",
+    "BasePaginationFilterSchema": "tempest.schemas",
+    "BasePaginationSchema": "tempest.schemas",
+    "CursorPaginationFilterSchema": "tempest.schemas",
+    "CursorPaginationSchema": "tempest.schemas",
+    "LogEntrySchema": "tempest.schemas",
+    "encode_cursor": "tempest.schemas",
+    "decode_cursor": "tempest.schemas",
+    "build_pagination_link_header": "tempest.schemas",
+    # services and controllers
+    "BaseService": "tempest.services",
+    "BaseController": "tempest.controllers",
+    # utils
+    "to_utc": "tempest.utils",
+    "utcnow": "tempest.utils",
+    "modify_dict": "tempest.utils",
 }
 
 __all__ = ["__version__", "setup", *_LAZY_EXPORTS]
@@ -183,6 +203,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     from tempest.conf import (
         settings as settings,
     )
+    from tempest.controllers import BaseController as BaseController
     from tempest.core.checks import register_check as register_check
     from tempest.core.context import (
         clear_request_id as clear_request_id,
@@ -196,6 +217,8 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     from tempest.core.context import (
         set_request_id as set_request_id,
     )
+    from tempest.core.enums import BaseIntEnum as BaseIntEnum
+    from tempest.core.enums import BaseStrEnum as BaseStrEnum
     from tempest.core.logging import (
         JSONFormatter as JSONFormatter,
     )
@@ -244,3 +267,37 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     from tempest.exceptions import (
         ValidationException as ValidationException,
     )
+    from tempest.schemas import (
+        BasePaginationFilterSchema as BasePaginationFilterSchema,
+    )
+    from tempest.schemas import (
+        BasePaginationSchema as BasePaginationSchema,
+    )
+    from tempest.schemas import (
+        BaseResponseSchema as BaseResponseSchema,
+    )
+    from tempest.schemas import (
+        BaseSchema as BaseSchema,
+    )
+    from tempest.schemas import (
+        CursorPaginationFilterSchema as CursorPaginationFilterSchema,
+    )
+    from tempest.schemas import (
+        CursorPaginationSchema as CursorPaginationSchema,
+    )
+    from tempest.schemas import (
+        LogEntrySchema as LogEntrySchema,
+    )
+    from tempest.schemas import (
+        build_pagination_link_header as build_pagination_link_header,
+    )
+    from tempest.schemas import (
+        decode_cursor as decode_cursor,
+    )
+    from tempest.schemas import (
+        encode_cursor as encode_cursor,
+    )
+    from tempest.services import BaseService as BaseService
+    from tempest.utils import modify_dict as modify_dict
+    from tempest.utils import to_utc as to_utc
+    from tempest.utils import utcnow as utcnow

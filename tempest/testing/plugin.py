@@ -6,31 +6,43 @@ Enable it in the project's ``pyproject.toml`` (``startproject`` does)::
     addopts = ["-p", "tempest.testing.plugin"]
     tempest_settings = "shop.settings"
 
-It points ``TEMPEST_SETTINGS_MODULE`` at the project, gives the test run its own database
-(``TEMPEST_TEST_DATABASE_URL`` when set, else a throwaway SQLite file) with every
-installed model's table, and provides the ``client`` fixture.
+What it gives a project's tests:
+
+- ``TEMPEST_SETTINGS_MODULE`` points at the project, and the run gets its own database:
+  a PostgreSQL database named ``test_<project>`` on the server of
+  ``TEMPEST_TEST_DATABASE_URL`` when that is set, else a throwaway SQLite file. It is
+  created once per run with every installed model's table and removed at the end.
+- ``db_session``: a session inside a transaction that is rolled back after the test, so
+  tests never see each other's rows. Commits in the code under test (``atomic()``, the
+  repositories) become savepoints.
+- ``client``: an ``httpx.AsyncClient`` on the project's app whose requests use that same
+  session, so a test can arrange rows with ``db_session`` and read them over HTTP.
+
+``async def`` tests run on asyncio without any marker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tempest.conf.environ import ENVIRONMENT_VARIABLE
 
 if TYPE_CHECKING:
+    import httpx
     from fastapi import FastAPI
-    from starlette.testclient import TestClient
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 TEST_DATABASE_VARIABLE = "TEMPEST_TEST_DATABASE_URL"
-_scratch: list[Path] = []
+_state: dict[str, Any] = {}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,49 +51,171 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Select the settings module and the test database before anything loads settings."""
-    module = config.getini("tempest_settings")
+    """Choose the settings module and the test database before anything loads settings."""
+    module = str(config.getini("tempest_settings") or "")
     if module:
-        os.environ.setdefault(ENVIRONMENT_VARIABLE, str(module))
-    url = os.environ.get(TEST_DATABASE_VARIABLE)
-    if not url:
+        os.environ.setdefault(ENVIRONMENT_VARIABLE, module)
+    server_url = os.environ.get(TEST_DATABASE_VARIABLE)
+    if server_url:
+        url = _project_database_url(server_url, os.environ.get(ENVIRONMENT_VARIABLE, ""))
+    else:
         scratch = Path(tempfile.mkdtemp(prefix="tempest-tests-"))
-        _scratch.append(scratch)
+        _state["scratch"] = scratch
         url = f"sqlite+aiosqlite:///{scratch / 'test.sqlite3'}"
     os.environ["DATABASE_URL"] = url
+    _state["url"] = url
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove the throwaway SQLite database."""
-    while _scratch:
-        shutil.rmtree(_scratch.pop(), ignore_errors=True)
+    """Remove the throwaway SQLite folder."""
+    scratch = _state.pop("scratch", None)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run ``async def`` tests on anyio's asyncio runner without a marker."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if asyncio.iscoroutinefunction(function) and item.get_closest_marker("anyio") is None:
+            item.add_marker(pytest.mark.anyio)
+
+
+def _project_database_url(server_url: str, settings_module: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    if url.get_backend_name() != "postgresql":
+        return server_url
+    project = re.sub(r"\W", "_", settings_module.partition(".")[0] or "project").lower()
+    return url.set(database=f"test_{project}").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def tempest_app() -> Iterator[FastAPI]:
-    """The project's ASGI app, with the test database's tables created for the session."""
+def anyio_backend() -> str:
+    """Async tests and fixtures run on asyncio."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def tempest_database_url() -> Iterator[str]:
+    """The run's database, created with every installed model's table."""
+    import tempest
+
+    tempest.setup()
+    url = _state["url"]
+    asyncio.run(_create_database(url))
+    yield url
+    asyncio.run(_drop_database(url))
+
+
+@pytest.fixture(scope="session")
+def tempest_app(tempest_database_url: str) -> FastAPI:
+    """The project's ASGI app."""
     from tempest.core.asgi import get_asgi_application
-    from tempest.db.manager import AsyncDatabaseManager
 
-    application = get_asgi_application()
-    manager = AsyncDatabaseManager(os.environ["DATABASE_URL"])
-
-    async def run(action: Callable[[AsyncDatabaseManager], Awaitable[None]]) -> None:
-        await manager.connect()
-        try:
-            await action(manager)
-        finally:
-            await manager.disconnect()
-
-    asyncio.run(run(AsyncDatabaseManager.create_tables))
-    yield application
-    asyncio.run(run(AsyncDatabaseManager.drop_tables))
+    return get_asgi_application()
 
 
 @pytest.fixture
-def client(tempest_app: FastAPI) -> Iterator[TestClient]:
-    """A test client on the project's app; its lifespan runs around the test."""
-    from starlette.testclient import TestClient
+async def db_session(tempest_database_url: str) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction that is rolled back when the test ends."""
+    from sqlalchemy.ext.asyncio import AsyncSession
 
-    with TestClient(tempest_app) as test_client:
-        yield test_client
+    engine = _test_engine(tempest_database_url)
+    try:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            session = AsyncSession(
+                bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+            )
+            try:
+                yield session
+            finally:
+                await session.close()
+                await transaction.rollback()
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def client(
+    tempest_app: FastAPI, db_session: AsyncSession
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the project's app; requests use the test's ``db_session``."""
+    import httpx
+
+    from tempest.db import get_session
+
+    async def same_session() -> AsyncIterator[AsyncSession]:
+        yield db_session
+
+    tempest_app.dependency_overrides[get_session] = same_session
+    try:
+        async with tempest_app.router.lifespan_context(tempest_app):
+            transport = httpx.ASGITransport(app=tempest_app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                yield http
+    finally:
+        tempest_app.dependency_overrides.pop(get_session, None)
+
+
+def _test_engine(url: str) -> AsyncEngine:
+    """An engine without a pool (each test has its own event loop), with working savepoints."""
+    from sqlalchemy import event
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(url, poolclass=NullPool)
+    if engine.dialect.name == "sqlite":
+        # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_implicit_transactions(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+async def _create_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tempest.db.models import BaseModel
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        await _server_command(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        await _server_command(f'CREATE DATABASE "{parsed.database}"')
+    engine = _test_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(BaseModel.metadata.create_all)
+    finally:
+        await engine.dispose()
+
+
+async def _drop_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        await _server_command(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+
+
+async def _server_command(sql: str) -> None:
+    """Run ``sql`` on the database of ``TEMPEST_TEST_DATABASE_URL`` (CREATE/DROP DATABASE)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(
+        os.environ[TEST_DATABASE_VARIABLE], poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(sql))
+    finally:
+        await engine.dispose()

@@ -12,6 +12,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, StaticPool
 
 from tempest.api import register_exception_handlers
 from tempest.db import AsyncDatabaseManager, BaseModel
+from tempest.db.transaction import atomic
 from tempest.exceptions import ConflictException
 
 pytestmark = pytest.mark.anyio
@@ -168,10 +169,11 @@ async def client(db: AsyncDatabaseManager) -> AsyncIterator[httpx.AsyncClient]:
     async def create(
         label: str, session: Annotated[AsyncSession, Depends(db.session_dependency)]
     ) -> None:
-        session.add(LedgerEntryModel(label=label))
-        await session.flush()
-        if label == "duplicate":
-            raise ConflictException()
+        async with atomic(session):  # request sessions autocommit; atomic() groups writes
+            session.add(LedgerEntryModel(label=label))
+            await session.flush()
+            if label == "duplicate":
+                raise ConflictException()
 
     transport = httpx.ASGITransport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
