@@ -71,6 +71,12 @@ _LAZY_EXPORTS: dict[str, str] = {
     "BaseModel": "tempest.db",
     "AsyncDatabaseManager": "tempest.db",
     "NAMING_CONVENTION": "tempest.db",
+    "BaseRepository": "tempest.db",
+    "TenantScopedRepository": "tempest.db",
+    "AuditMixin": "tempest.db",
+    "SoftDeleteMixin": "tempest.db",
+    "atomic": "tempest.db",
+    "transactional": "tempest.db",
     # schemas
     "BaseSchema": "tempest.schemas",
     "BaseResponseSchema": "tempest.schemas",
@@ -125,179 +131,83 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     from tempest.api import (
         HealthCheck as HealthCheck,
-    )
-    from tempest.api import (
         RequestIDMiddleware as RequestIDMiddleware,
-    )
-    from tempest.api import (
         app_exception_handler as app_exception_handler,
-    )
-    from tempest.api import (
         apply_cors as apply_cors,
-    )
-    from tempest.api import (
         make_health_router as make_health_router,
-    )
-    from tempest.api import (
         register_exception_handlers as register_exception_handlers,
-    )
-    from tempest.api import (
         run_server as run_server,
     )
-    from tempest.apps import AppConfig as AppConfig
-    from tempest.apps import apps as apps
+    from tempest.apps import AppConfig as AppConfig, apps as apps
     from tempest.conf import (
         AuthSettings as AuthSettings,
-    )
-    from tempest.conf import (
         BaseAppSettings as BaseAppSettings,
-    )
-    from tempest.conf import (
         CORSSettings as CORSSettings,
-    )
-    from tempest.conf import (
         DatabaseSettings as DatabaseSettings,
-    )
-    from tempest.conf import (
         EmailSettings as EmailSettings,
-    )
-    from tempest.conf import (
         ImproperlyConfigured as ImproperlyConfigured,
-    )
-    from tempest.conf import (
         JWTSettings as JWTSettings,
-    )
-    from tempest.conf import (
         LogSettings as LogSettings,
-    )
-    from tempest.conf import (
         MinIOSettings as MinIOSettings,
-    )
-    from tempest.conf import (
         RabbitMQSettings as RabbitMQSettings,
-    )
-    from tempest.conf import (
         RedisSettings as RedisSettings,
-    )
-    from tempest.conf import (
         ServerSettings as ServerSettings,
-    )
-    from tempest.conf import (
         Settings as Settings,
-    )
-    from tempest.conf import (
         TaskIQSettings as TaskIQSettings,
-    )
-    from tempest.conf import (
         TokenSettings as TokenSettings,
-    )
-    from tempest.conf import (
         UploadSettings as UploadSettings,
-    )
-    from tempest.conf import (
         WebPushSettings as WebPushSettings,
-    )
-    from tempest.conf import (
         override_settings as override_settings,
-    )
-    from tempest.conf import (
         settings as settings,
     )
     from tempest.controllers import BaseController as BaseController
     from tempest.core.checks import register_check as register_check
     from tempest.core.context import (
         clear_request_id as clear_request_id,
-    )
-    from tempest.core.context import (
         get_request_id as get_request_id,
-    )
-    from tempest.core.context import (
         request_id_ctx as request_id_ctx,
-    )
-    from tempest.core.context import (
         set_request_id as set_request_id,
     )
-    from tempest.core.enums import BaseIntEnum as BaseIntEnum
-    from tempest.core.enums import BaseStrEnum as BaseStrEnum
+    from tempest.core.enums import BaseIntEnum as BaseIntEnum, BaseStrEnum as BaseStrEnum
     from tempest.core.logging import (
         JSONFormatter as JSONFormatter,
-    )
-    from tempest.core.logging import (
         configure_logging as configure_logging,
     )
     from tempest.db import (
         NAMING_CONVENTION as NAMING_CONVENTION,
-    )
-    from tempest.db import (
         AsyncDatabaseManager as AsyncDatabaseManager,
-    )
-    from tempest.db import (
+        AuditMixin as AuditMixin,
         BaseModel as BaseModel,
+        BaseRepository as BaseRepository,
+        SoftDeleteMixin as SoftDeleteMixin,
+        TenantScopedRepository as TenantScopedRepository,
+        atomic as atomic,
+        transactional as transactional,
     )
     from tempest.exceptions import (
         AppException as AppException,
-    )
-    from tempest.exceptions import (
         ConflictException as ConflictException,
-    )
-    from tempest.exceptions import (
         ExpiredTokenException as ExpiredTokenException,
-    )
-    from tempest.exceptions import (
         FileTooLargeException as FileTooLargeException,
-    )
-    from tempest.exceptions import (
         ForbiddenException as ForbiddenException,
-    )
-    from tempest.exceptions import (
         InvalidFileTypeException as InvalidFileTypeException,
-    )
-    from tempest.exceptions import (
         InvalidTokenException as InvalidTokenException,
-    )
-    from tempest.exceptions import (
         NotFoundException as NotFoundException,
-    )
-    from tempest.exceptions import (
         TooManyRequestsException as TooManyRequestsException,
-    )
-    from tempest.exceptions import (
         UnauthorizedException as UnauthorizedException,
-    )
-    from tempest.exceptions import (
         ValidationException as ValidationException,
     )
     from tempest.schemas import (
         BasePaginationFilterSchema as BasePaginationFilterSchema,
-    )
-    from tempest.schemas import (
         BasePaginationSchema as BasePaginationSchema,
-    )
-    from tempest.schemas import (
         BaseResponseSchema as BaseResponseSchema,
-    )
-    from tempest.schemas import (
         BaseSchema as BaseSchema,
-    )
-    from tempest.schemas import (
         CursorPaginationFilterSchema as CursorPaginationFilterSchema,
-    )
-    from tempest.schemas import (
         CursorPaginationSchema as CursorPaginationSchema,
-    )
-    from tempest.schemas import (
         LogEntrySchema as LogEntrySchema,
-    )
-    from tempest.schemas import (
         build_pagination_link_header as build_pagination_link_header,
-    )
-    from tempest.schemas import (
         decode_cursor as decode_cursor,
-    )
-    from tempest.schemas import (
         encode_cursor as encode_cursor,
     )
     from tempest.services import BaseService as BaseService
-    from tempest.utils import modify_dict as modify_dict
-    from tempest.utils import to_utc as to_utc
-    from tempest.utils import utcnow as utcnow
+    from tempest.utils import modify_dict as modify_dict, to_utc as to_utc, utcnow as utcnow

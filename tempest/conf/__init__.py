@@ -50,63 +50,28 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tempest.conf.base import DEFAULT_MIDDLEWARE as DEFAULT_MIDDLEWARE
-    from tempest.conf.base import Settings as Settings
+    from tempest.conf.base import DEFAULT_MIDDLEWARE as DEFAULT_MIDDLEWARE, Settings as Settings
     from tempest.conf.lazy import (
         LazySettings as LazySettings,
-    )
-    from tempest.conf.lazy import (
         load_settings_module as load_settings_module,
-    )
-    from tempest.conf.lazy import (
         override_settings as override_settings,
-    )
-    from tempest.conf.lazy import (
         settings as settings,
     )
     from tempest.conf.mixins import (
         AuthSettings as AuthSettings,
-    )
-    from tempest.conf.mixins import (
         BaseAppSettings as BaseAppSettings,
-    )
-    from tempest.conf.mixins import (
         CORSSettings as CORSSettings,
-    )
-    from tempest.conf.mixins import (
         DatabaseSettings as DatabaseSettings,
-    )
-    from tempest.conf.mixins import (
         EmailSettings as EmailSettings,
-    )
-    from tempest.conf.mixins import (
         JWTSettings as JWTSettings,
-    )
-    from tempest.conf.mixins import (
         LogSettings as LogSettings,
-    )
-    from tempest.conf.mixins import (
         MinIOSettings as MinIOSettings,
-    )
-    from tempest.conf.mixins import (
         RabbitMQSettings as RabbitMQSettings,
-    )
-    from tempest.conf.mixins import (
         RedisSettings as RedisSettings,
-    )
-    from tempest.conf.mixins import (
         ServerSettings as ServerSettings,
-    )
-    from tempest.conf.mixins import (
         TaskIQSettings as TaskIQSettings,
-    )
-    from tempest.conf.mixins import (
         TokenSettings as TokenSettings,
-    )
-    from tempest.conf.mixins import (
         UploadSettings as UploadSettings,
-    )
-    from tempest.conf.mixins import (
         WebPushSettings as WebPushSettings,
     )
     from tempest.exceptions.framework import ImproperlyConfigured as ImproperlyConfigured

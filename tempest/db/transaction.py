@@ -54,18 +54,19 @@ async def atomic(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         finally:
             session.info[_DEPTH_KEY] = depth
         return
-    if session.info.get(AUTOCOMMIT_INFO_KEY):
-        if session.in_transaction():
-            await session.commit()
-        await session.connection(execution_options={"isolation_level": _transaction_level(session)})
     session.info[_DEPTH_KEY] = 1
     try:
+        if session.info.get(AUTOCOMMIT_INFO_KEY):
+            if session.in_transaction():
+                await session.commit()  # saves what was pending, outside the transaction
+            level = _transaction_level(session)
+            await session.connection(execution_options={"isolation_level": level})
         yield session
+        await session.commit()
     except BaseException:
+        # Also when a commit fails: the session must stay usable afterwards.
         await session.rollback()
         raise
-    else:
-        await session.commit()
     finally:
         session.info[_DEPTH_KEY] = 0
 

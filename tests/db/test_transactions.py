@@ -131,3 +131,17 @@ async def test_transactional_needs_a_session() -> None:
 
     with pytest.raises(TypeError, match="needs a method of an object with `session`"):
         await Nothing().run()
+
+
+async def test_a_failed_commit_rolls_back_and_leaves_the_session_usable(
+    database: AsyncDatabaseManager,
+) -> None:
+    async with database.request_session() as session:
+        async with atomic(session):
+            session.add(Ledger(name="taken"))
+        with pytest.raises(IntegrityError):
+            async with atomic(session):
+                session.add(Ledger(name="taken"))  # flushed by the closing commit
+        async with atomic(session):
+            session.add(Ledger(name="next"))
+    assert await count(database) == 2
