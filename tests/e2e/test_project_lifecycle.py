@@ -182,7 +182,7 @@ def test_the_generated_projects_own_tests_pass(shared_project: Path) -> None:
         [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], shared_project, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    assert "6 passed" in result.stdout
 
 
 def test_shell_runs_code_with_top_level_await(shared_project: Path) -> None:
