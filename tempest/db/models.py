@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, MetaData, Uuid, func, inspect, true
+from sqlalchemy import Boolean, DateTime, Index, MetaData, Uuid, func, inspect, true
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -47,6 +47,19 @@ def default_table_name(class_name: str) -> str:
     """
     stem = class_name.removesuffix("Model") or class_name
     return _CAMEL_BOUNDARY.sub("_", stem).lower()
+
+
+def statement_timestamp(context: Any) -> datetime:
+    """Default of ``created_at``/``updated_at``: the current UTC time.
+
+    It takes SQLAlchemy's execution context (so SQLAlchemy calls it as is) and is marked
+    ``same_for_every_row``: bulk inserts compute it once per statement, as the database's
+    ``now()`` would.
+    """
+    return _utcnow()
+
+
+statement_timestamp.same_for_every_row = True  # type: ignore[attr-defined]
 
 
 def _utcnow() -> datetime:
@@ -96,6 +109,16 @@ def _check_table_name_is_free(cls: type[BaseModel]) -> None:
             )
 
 
+def _index_default_ordering(cls: type[BaseModel]) -> None:
+    """Index (created_at, id): the default order of lists, and the keyset of cursor pages."""
+    table = cls.__dict__.get("__table__")
+    if table is None or "created_at" not in table.c or "id" not in table.c:
+        return
+    name = f"ix_{table.name}_created_at_id"
+    if not any(index.name == name for index in table.indexes):
+        Index(name, table.c.created_at, table.c.id)
+
+
 class BaseModel(DeclarativeBase):
     """Abstract base of every tempest model.
 
@@ -105,6 +128,9 @@ class BaseModel(DeclarativeBase):
     ``Model``, snake-cased (``OrderItemModel`` -> ``order_item``); assign it to choose
     another. Two models mapping the same table name fail at class creation with
     ``ImproperlyConfigured`` naming both.
+
+    Every table gets the index ``ix_<table>_created_at_id`` on ``(created_at, id)``, the
+    default ordering of lists and cursor pages.
 
     Instances compare and hash by ``(type, id)``; ``id`` is assigned on construction
     so that it is stable before the first flush.
@@ -121,15 +147,15 @@ class BaseModel(DeclarativeBase):
     )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True),
-        default=_utcnow,
+        default=statement_timestamp,
         server_default=func.now(),
         nullable=False,
         sort_order=-2,
     )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True),
-        default=_utcnow,
-        onupdate=_utcnow,
+        default=statement_timestamp,
+        onupdate=statement_timestamp,
         server_default=func.now(),
         server_onupdate=func.now(),
         nullable=False,
@@ -149,6 +175,7 @@ class BaseModel(DeclarativeBase):
         if not cls.__dict__.get("__abstract__", False):
             _check_table_name_is_free(cls)
         super().__init_subclass__(**kwargs)
+        _index_default_ordering(cls)
 
     def __init__(self, **kwargs: Any) -> None:
         """Set the given mapped attributes; ``id`` defaults to a new UUID.

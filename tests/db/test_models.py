@@ -248,3 +248,17 @@ async def test_same_row_from_two_sessions_is_equal(db: AsyncDatabaseManager) -> 
     assert a is not b
     assert a == b
     assert hash(a) == hash(b)
+
+
+def test_every_table_indexes_the_default_ordering() -> None:
+    from sqlalchemy import String
+    from sqlalchemy.orm import Mapped, mapped_column
+
+    class IndexedThing(BaseModel):
+        name: Mapped[str] = mapped_column(String(10))
+
+    indexes = {
+        index.name: [column.name for column in index.columns]
+        for index in IndexedThing.__table__.indexes
+    }
+    assert indexes["ix_indexed_thing_created_at_id"] == ["created_at", "id"]

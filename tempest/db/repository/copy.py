@@ -10,9 +10,10 @@ pass through each column type's bind processor first, as they would in an INSERT
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Table, text
+from sqlalchemy import Boolean, Column, Table, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,16 +49,7 @@ async def copy_rows(
         raise RuntimeError("no asyncpg connection behind the session")
     if not driver.is_in_transaction():
         await connection.execute(text("SELECT 1"))
-    dialect = connection.dialect
-    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
-    keys = [column.key for column in columns]
-    records = [
-        tuple(
-            value if processor is None or value is None else processor(value)
-            for value, processor in zip((row[key] for key in keys), processors, strict=True)
-        )
-        for row in rows
-    ]
+    records = _records(connection.dialect, columns, rows)
     try:
         await driver.copy_records_to_table(
             table.name,
@@ -67,3 +59,31 @@ async def copy_rows(
         )
     except asyncpg.IntegrityConstraintViolationError as error:
         raise IntegrityError(f"COPY {table.name}", None, error) from error
+
+
+def _native_boolean(dialect: Any, column: Column[Any]) -> bool:
+    # asyncpg's COPY encoder takes bool as is; SQLAlchemy's processor only re-checks it.
+    return isinstance(column.type, Boolean) and bool(dialect.supports_native_boolean)
+
+
+def _records(dialect: Any, columns: Sequence[Column[Any]], rows: Sequence[Any]) -> list[Any]:
+    """Rows as tuples in column order, through the bind processors that apply."""
+    pick = itemgetter(*(column.key for column in columns))
+    processors = [
+        (position, processor)
+        for position, column in enumerate(columns)
+        if not _native_boolean(dialect, column)
+        and (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    if len(columns) == 1:
+        return [(pick(row),) for row in rows]
+    if not processors:
+        return [pick(row) for row in rows]
+    records = []
+    for row in rows:
+        values = list(pick(row))
+        for position, processor in processors:
+            if values[position] is not None:
+                values[position] = processor(values[position])
+        records.append(tuple(values))
+    return records

@@ -137,6 +137,7 @@ class _Plan:
     renames: list[tuple[str, str]]
     defaults: list[tuple[str, Any, bool]]
     server_side: bool
+    _constants: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -173,5 +174,13 @@ class _Plan:
         for key, column_key in self.renames:
             values[column_key] = values.pop(key)
         for column_key, arg, is_callable in self.defaults:
-            values[column_key] = arg(_DefaultContext(values)) if is_callable else arg
+            if not is_callable:
+                values[column_key] = arg
+            elif getattr(arg, "same_for_every_row", False):
+                # One value per bulk call, like now() in a single statement.
+                if column_key not in self._constants:
+                    self._constants[column_key] = arg(_DefaultContext(values))
+                values[column_key] = self._constants[column_key]
+            else:
+                values[column_key] = arg(_DefaultContext(values))
         return values
