@@ -1,7 +1,8 @@
 """GET one row by id on PostgreSQL: the startapp example vs hand-written FastAPI endpoints.
 
-Three servers, one after the other, each a single uvicorn worker without access logs, all
-reading the same PostgreSQL table, loaded by wrk with the same settings:
+Three servers, one after the other, each a single uvicorn worker without access logs and
+a pool of as many database connections as wrk keeps open, all reading the same PostgreSQL
+table, loaded by wrk with the same settings:
 
 - tempest: a fresh project's ``startapp`` example (router -> controller -> service ->
   repository -> request session), default MIDDLEWARE;
@@ -72,7 +73,9 @@ class OrderOut(BaseModel):
     updated_at: datetime
 
 
-engine = create_async_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=20)
+engine = create_async_engine(
+    os.environ["DATABASE_URL"], pool_size=int(os.environ["DATABASE_POOL_SIZE"]), max_overflow=0
+)
 Session = async_sessionmaker(engine, expire_on_commit=False)
 app = FastAPI()
 
@@ -99,7 +102,8 @@ pool = None
 @asynccontextmanager
 async def lifespan(app):
     global pool
-    pool = await asyncpg.create_pool(os.environ["ASYNCPG_DSN"], min_size=10, max_size=30)
+    size = int(os.environ["DATABASE_POOL_SIZE"])
+    pool = await asyncpg.create_pool(os.environ["ASYNCPG_DSN"], min_size=size, max_size=size)
     yield
     await pool.close()
 
@@ -241,6 +245,9 @@ def main(seconds: int, connections: int, rounds: int) -> None:
             "ASYNCPG_DSN": dsn,
             "DEBUG": "false",
             "LOG_LEVEL": "WARNING",
+            # Every server keeps as many connections as wrk opens: none is opened per request.
+            "DATABASE_POOL_SIZE": str(connections),
+            "DATABASE_MAX_OVERFLOW": "0",
         }
         subprocess.run(
             [sys.executable, "manage.py", "startapp", "orders"],
@@ -290,7 +297,7 @@ def main(seconds: int, connections: int, rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     options = parser.parse_args()
     main(options.seconds, options.connections, options.rounds)

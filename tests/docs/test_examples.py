@@ -23,6 +23,11 @@ EXECUTED = {
     "getting-started.md",
     "topics/settings.md",
     "topics/apps.md",
+    "topics/models.md",
+    "topics/repository.md",
+    "topics/services.md",
+    "topics/pagination.md",
+    "topics/transactions.md",
     "topics/asgi.md",
     "topics/checks.md",
     "topics/testing.md",
@@ -79,7 +84,7 @@ def test_getting_started(tmp_path: Path) -> None:
         transcript.run_page(DOCS / "getting-started.md")
     finally:
         transcript.close()
-    assert_ran_everything("getting-started.md", transcript, files=0, commands=10)
+    assert_ran_everything("getting-started.md", transcript, files=0, commands=11)
     assert "python manage.py runserver" in transcript.ran
 
 
@@ -92,6 +97,30 @@ def test_settings(run_in_project: RunPage) -> None:
 def test_apps(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/apps.md")
     assert_ran_everything("topics/apps.md", transcript, files=4, commands=9)
+
+
+def test_models(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/models.md")
+    assert_ran_everything("topics/models.md", transcript, files=2, commands=3)
+    assert transcript.written == ["orders/models.py", "orders/tests/test_models.py"]
+
+
+def test_repository(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/repository.md")
+    assert_ran_everything("topics/repository.md", transcript, files=3, commands=1)
+    assert transcript.written[-1] == "orders/tests/test_products.py"
+
+
+def test_services(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/services.md")
+    assert_ran_everything("topics/services.md", transcript, files=3, commands=1)
+    assert transcript.written[:2] == ["orders/exceptions.py", "orders/services.py"]
+
+
+def test_pagination(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/pagination.md")
+    assert_ran_everything("topics/pagination.md", transcript, files=3, commands=1)
+    assert transcript.written[-1] == "orders/tests/test_pagination.py"
 
 
 def test_asgi_middleware(run_in_project: RunPage) -> None:
@@ -108,7 +137,14 @@ def test_checks(run_in_project: RunPage) -> None:
 
 def test_testing(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/testing.md")
-    assert_ran_everything("topics/testing.md", transcript, files=2, commands=1)
+    assert_ran_everything("topics/testing.md", transcript, files=1, commands=1)
+    assert transcript.written == ["orders/tests/test_orders.py"]
+
+
+def test_transactions(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/transactions.md")
+    assert_ran_everything("topics/transactions.md", transcript, files=1, commands=2)
+    assert transcript.ran == ["python manage.py restock --fail", "python manage.py restock"]
 
 
 def test_commands_reference(run_in_project: RunPage) -> None:

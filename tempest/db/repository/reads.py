@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import builtins
+import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, select
 
 from tempest.db.repository.core import ModelType, RepositoryCore
 from tempest.db.repository.counting import exact_count
+from tempest.db.repository.fast_get import fast_get_by_id
 from tempest.db.repository.ordering import resolve_ordering
 
 __all__ = ["ReadMethods"]
@@ -55,7 +57,17 @@ class ReadMethods(RepositoryCore[ModelType]):
         return instance
 
     async def get_by_id(self, id: Any, for_update: bool = False) -> ModelType:
-        """Return the row with this primary key (see :meth:`get`)."""
+        """Return the row with this primary key (see :meth:`get`).
+
+        On a request session with nothing pending, an unscoped lookup runs as one
+        precompiled statement on the driver (see :mod:`tempest.db.repository.fast_get`).
+        """
+        if isinstance(id, uuid.UUID) and not for_update and not self._scope_conditions():
+            found = await fast_get_by_id(self.session, self.model, id)
+            if found is not NotImplemented:
+                if found is None:
+                    raise self._not_found()
+                return cast(ModelType, found)
         return await self.get({"id": id}, for_update=for_update)
 
     async def exists(self, filters: Mapping[str, Any] | None = None) -> bool:
