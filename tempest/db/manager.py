@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,6 +34,13 @@ def _is_sqlite_memory(url: URL) -> bool:
     if url.get_backend_name() != "sqlite":
         return False
     return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _enforce_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
+    # SQLite ignores FOREIGN KEY constraints (and ON DELETE) unless asked, per connection.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
 
 
 class AsyncDatabaseManager:
@@ -151,6 +158,8 @@ class AsyncDatabaseManager:
         if self._engine is not None:
             return
         engine = create_async_engine(self._url, **self._engine_options())
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _enforce_sqlite_foreign_keys)
         self._session_factory = async_sessionmaker(engine, expire_on_commit=False)
         self._request_session_factory = async_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT"),

@@ -172,6 +172,9 @@ def _test_engine(url: str) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "connect")
         def _no_implicit_transactions(dbapi_connection: Any, record: Any) -> None:
             dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")  # as AsyncDatabaseManager does
+            cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(connection: Any) -> None:

@@ -196,3 +196,15 @@ async def test_session_dependency_rolls_back_a_failed_request(
 
     assert response.status_code == 409
     assert await labels(db) == []
+
+
+async def test_sqlite_enforces_foreign_keys(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    manager = AsyncDatabaseManager(f"sqlite+aiosqlite:///{tmp_path / 'fk.sqlite3'}")
+    await manager.connect()
+    try:
+        async with manager.engine.connect() as connection:
+            assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    finally:
+        await manager.disconnect()

@@ -20,7 +20,12 @@ from tempest.db.models import BaseModel
 from tempest.db.repository.conflicts import conflict_details
 from tempest.db.repository.filters import build_conditions
 from tempest.db.transaction import AUTOCOMMIT_INFO_KEY, atomic, in_atomic_block
-from tempest.exceptions import AppException, ConflictException, NotFoundException
+from tempest.exceptions import (
+    AppException,
+    ConflictException,
+    NotFoundException,
+    ValidationException,
+)
 
 __all__ = ["DEFAULT_ESTIMATE_COUNT_ABOVE", "DEFAULT_MAX_PAGE_SIZE", "ModelType", "RepositoryCore"]
 
@@ -163,7 +168,13 @@ class RepositoryCore(Generic[ModelType]):
         return self.not_found_exception(self.not_found_message)
 
     def _conflict(self, error: IntegrityError, message: str | None) -> AppException:
-        return self.conflict_exception(message, details=conflict_details(error, self.table))
+        details = conflict_details(error, self.table)
+        column = details.get("column")
+        if column is not None:  # a missing required value is bad input, not a conflict
+            return ValidationException(
+                f"{column} is required and cannot be null.", details={"field": column}
+            )
+        return self.conflict_exception(message, details=details)
 
     def _check_lockable(self) -> None:
         session = self.session

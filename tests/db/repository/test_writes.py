@@ -245,3 +245,15 @@ async def test_update_from_dict_guards_the_fields_in_a_repository_flow(
     await repository.update(loaded)
     stored = await repository.get_by_id(item.id)
     assert (stored.qty, stored.is_active) == (3, True)
+
+
+async def test_a_missing_required_value_is_a_422_not_a_conflict(session: AsyncSession) -> None:
+    from tempest.exceptions import ValidationException
+
+    repository = BaseRepository(session, model=RepoItem)
+    item = await repository.add(RepoItem(name="needs a name"))
+    item.name = None  # type: ignore[assignment]
+    with pytest.raises(ValidationException) as caught:
+        await repository.update(item)
+    assert caught.value.status_code == 422
+    assert caught.value.details == {"field": "name"}

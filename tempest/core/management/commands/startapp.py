@@ -80,6 +80,7 @@ def _context(name: str, module: str, example: bool) -> dict[str, object]:
         "id_name": f"{model_snake}_id",
         "table": model_snake,
         "resource_verbose": " ".join(singular_parts),
+        "resource_article": "an" if singular_parts[0][:1] in "aeiou" else "a",
         "resource_verbose_plural": " ".join(parts),
     }
 
