@@ -20,6 +20,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Table, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
+from sqlalchemy.util import greenlet_spawn
 
 from tempest.db.transaction import AUTOCOMMIT_INFO_KEY, in_atomic_block
 
@@ -100,9 +101,14 @@ async def fast_get_by_id(session: AsyncSession, model: type[Any], pk: Any) -> An
     plan = _plan_for(mapper, dialect)
     if plan is None or session.identity_key(model, (pk,)) in session.identity_map:
         return NotImplemented
-    async with session.bind.connect() as connection:  # type: ignore[union-attr]
-        driver: Any = (await connection.get_raw_connection()).driver_connection
+    # A pooled driver connection, without SQLAlchemy's Connection around it; asyncpg runs
+    # the statement in autocommit, as the session would.
+    pooled = await session.bind.raw_connection()  # type: ignore[union-attr]
+    try:
+        driver: Any = pooled.driver_connection
         record = await driver.fetchrow(plan.sql, pk)
+    finally:
+        await greenlet_spawn(pooled.close)  # the pool's return path may await
     if record is None:
         return None
     instance = mapper.class_manager.new_instance()
