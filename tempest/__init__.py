@@ -76,6 +76,10 @@ _LAZY_EXPORTS: dict[str, str] = {
     "AuditMixin": "tempest.db",
     "SoftDeleteMixin": "tempest.db",
     "atomic": "tempest.db",
+    "BASE_COLUMN_ORDER": "tempest.db",
+    "SlowQueryLogger": "tempest.db",
+    "compose_hooks": "tempest.db",
+    "reorder_base_columns_first": "tempest.db",
     "transactional": "tempest.db",
     # schemas
     "BaseSchema": "tempest.schemas",
@@ -174,14 +178,18 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         configure_logging as configure_logging,
     )
     from tempest.db import (
+        BASE_COLUMN_ORDER as BASE_COLUMN_ORDER,
         NAMING_CONVENTION as NAMING_CONVENTION,
         AsyncDatabaseManager as AsyncDatabaseManager,
         AuditMixin as AuditMixin,
         BaseModel as BaseModel,
         BaseRepository as BaseRepository,
+        SlowQueryLogger as SlowQueryLogger,
         SoftDeleteMixin as SoftDeleteMixin,
         TenantScopedRepository as TenantScopedRepository,
         atomic as atomic,
+        compose_hooks as compose_hooks,
+        reorder_base_columns_first as reorder_base_columns_first,
         transactional as transactional,
     )
     from tempest.exceptions import (

@@ -3,24 +3,30 @@
 from typing import Any
 
 from tempest.db.manager import AsyncDatabaseManager
+from tempest.db.migration_hooks import BASE_COLUMN_ORDER, compose_hooks, reorder_base_columns_first
 from tempest.db.mixins import AuditMixin, SoftDeleteMixin
 from tempest.db.models import NAMING_CONVENTION, BaseModel
 from tempest.db.repository import BaseRepository, TenantScopedRepository
 from tempest.db.session import get_database, get_session, reset_database
+from tempest.db.slow_queries import SlowQueryLogger
 from tempest.db.transaction import atomic, transactional
 
 __all__ = [
+    "BASE_COLUMN_ORDER",
     "NAMING_CONVENTION",
     "AsyncDatabaseManager",
     "AuditMixin",
     "BaseModel",
     "BaseRepository",
+    "SlowQueryLogger",
     "SoftDeleteMixin",
     "TenantScopedRepository",
     "atomic",
+    "compose_hooks",
     "database",
     "get_database",
     "get_session",
+    "reorder_base_columns_first",
     "reset_database",
     "transactional",
 ]
