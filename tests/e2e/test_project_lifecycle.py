@@ -238,3 +238,29 @@ def test_startproject_with_a_custom_template(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "custom" / "custom" / "settings.py").read_text() == "# settings of custom\n"
     assert (tmp_path / "custom" / "NOTES.txt").read_text() == "copied as is: {{ project_name }}\n"
+
+
+def test_the_generated_projects_tests_pass_on_postgresql(shared_project: Path) -> None:
+    import asyncio
+
+    import asyncpg
+
+    from tests.conftest import service_url
+
+    url = service_url("TEMPEST_TEST_DATABASE_URL")
+    env = clean_env(TEMPEST_TEST_DATABASE_URL=url)
+    result = run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], shared_project, 180, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout
+
+    async def leftover_databases() -> list[str]:
+        connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            rows = await connection.fetch(
+                "SELECT datname FROM pg_database WHERE datname = 'test_shop'"
+            )
+        finally:
+            await connection.close()
+        return [row["datname"] for row in rows]
+
+    assert asyncio.run(leftover_databases()) == []  # created for the run, dropped after
