@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -49,6 +50,11 @@ def get_asgi_application() -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await database.connect()
+        # Everything built so far (apps, models, routes) lives as long as the process:
+        # keep it out of the cyclic garbage collector's scans, which otherwise walk it
+        # again and again as requests allocate (about 15% of a database read's cost).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
