@@ -81,6 +81,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.anyio)
 
 
+_ASYNC_FIXTURES = frozenset({"client", "db_session"})
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Say clearly that ``client`` and ``db_session`` need an ``async def`` test."""
+    function = getattr(item, "function", None)
+    used = _ASYNC_FIXTURES & set(getattr(item, "fixturenames", ()))
+    if used and function is not None and not asyncio.iscoroutinefunction(function):
+        pytest.fail(
+            f"{item.name} uses {', '.join(sorted(used))}, which are async: write the test as "
+            "`async def` (no marker needed) and `await` the client's calls.",
+            pytrace=False,
+        )
+
+
 def _project_database_url(server_url: str, settings_module: str) -> str:
     from sqlalchemy.engine import make_url
 

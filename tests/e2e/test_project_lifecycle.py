@@ -264,3 +264,20 @@ def test_the_generated_projects_tests_pass_on_postgresql(shared_project: Path) -
         return [row["datname"] for row in rows]
 
     assert asyncio.run(leftover_databases()) == []  # created for the run, dropped after
+
+
+def test_a_sync_test_asking_for_the_async_client_gets_a_clear_error(
+    new_project: Callable[..., Path],
+) -> None:
+    project = new_project("mysite")
+    (project / "tests" / "test_sync.py").write_text(
+        "def test_sync(client):\n    assert client.get('/health/liveness')\n"
+    )
+    result = run(
+        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_sync.py"], project
+    )
+    assert result.returncode == 1
+    assert (
+        "test_sync uses client, db_session, which are async: write the test as `async def`"
+        in result.stdout
+    )
