@@ -8,8 +8,11 @@ it without a converter. Membership accepts raw values: ``"paid" in OrderStatus``
 from __future__ import annotations
 
 from enum import EnumType, IntEnum, StrEnum
+from typing import Generic, TypeVar
 
 __all__ = ["BaseIntEnum", "BaseStrEnum"]
+
+_V = TypeVar("_V", str, int)
 
 
 def _humanize(name: str) -> str:
@@ -33,7 +36,37 @@ class _ValueLookupEnumType(EnumType):
         return True
 
 
-class BaseStrEnum(StrEnum, metaclass=_ValueLookupEnumType):
+class _Choices(Generic[_V]):
+    """``label``, ``values()`` and ``choices()``, shared by both base enums."""
+
+    name: str
+    value: _V
+
+    @property
+    def label(self) -> str:
+        """A human-readable name: ``NOT_STARTED`` becomes ``"Not started"``.
+
+        Override the property in a subclass for translated or custom labels.
+        """
+        return _humanize(self.name)
+
+    @classmethod
+    def values(cls) -> list[_V]:
+        """Return every member's value, in definition order."""
+        return [member.value for member in cls._members()]
+
+    @classmethod
+    def choices(cls) -> list[tuple[_V, str]]:
+        """Return ``(value, label)`` pairs, in definition order, e.g. for a select box."""
+        return [(member.value, member.label) for member in cls._members()]
+
+    @classmethod
+    def _members(cls) -> list[_Choices[_V]]:
+        members: list[_Choices[_V]] = list(cls)  # type: ignore[call-overload]
+        return members
+
+
+class BaseStrEnum(_Choices[str], StrEnum, metaclass=_ValueLookupEnumType):
     """A string enum: members are ``str`` and compare equal to their values.
 
     Example::
@@ -48,26 +81,8 @@ class BaseStrEnum(StrEnum, metaclass=_ValueLookupEnumType):
         assert OrderStatus.choices() == [("pending", "Pending"), ("paid", "Paid")]
     """
 
-    @property
-    def label(self) -> str:
-        """A human-readable name: ``NOT_STARTED`` becomes ``"Not started"``.
 
-        Override the property in a subclass for translated or custom labels.
-        """
-        return _humanize(self.name)
-
-    @classmethod
-    def values(cls) -> list[str]:
-        """Return every member's value, in definition order."""
-        return [member.value for member in cls]
-
-    @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        """Return ``(value, label)`` pairs, in definition order, e.g. for a select box."""
-        return [(member.value, member.label) for member in cls]
-
-
-class BaseIntEnum(IntEnum, metaclass=_ValueLookupEnumType):
+class BaseIntEnum(_Choices[int], IntEnum, metaclass=_ValueLookupEnumType):
     """An integer enum: members are ``int``, compare equal to and do arithmetic as ints.
 
     Example::
@@ -79,21 +94,3 @@ class BaseIntEnum(IntEnum, metaclass=_ValueLookupEnumType):
         assert Priority.LOW + 1 == Priority.HIGH
         assert 1 in Priority
     """
-
-    @property
-    def label(self) -> str:
-        """A human-readable name: ``VERY_HIGH`` becomes ``"Very high"``.
-
-        Override the property in a subclass for translated or custom labels.
-        """
-        return _humanize(self.name)
-
-    @classmethod
-    def values(cls) -> list[int]:
-        """Return every member's value, in definition order."""
-        return [member.value for member in cls]
-
-    @classmethod
-    def choices(cls) -> list[tuple[int, str]]:
-        """Return ``(value, label)`` pairs, in definition order, e.g. for a select box."""
-        return [(member.value, member.label) for member in cls]
