@@ -173,3 +173,14 @@ def test_runserver_bad_addrport(shared_project: Path, addrport: str) -> None:
     result = manage(shared_project, "runserver", addrport, "--noreload")
     assert result.returncode == 2
     one_line_error(result)
+
+
+def test_a_global_option_without_its_value(shared_project: Path) -> None:
+    result = manage(shared_project, "check", "--settings")
+    assert result.returncode == 2
+    assert one_line_error(result) == "Error: Option --settings needs a value."
+
+
+def test_routes_of_an_unknown_app(shared_project: Path) -> None:
+    result = manage(shared_project, "routes", "--app", "ordrs")
+    assert "Did you mean 'orders'?" in one_line_error(result)

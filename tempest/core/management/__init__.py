@@ -53,12 +53,10 @@ def _split_global_options(args: list[str], context: CommandContext) -> list[str]
             rest.extend(args[index:])
             break
         name, has_value, inline = arg.partition("=")
-        if name in ("--settings", "--verbosity", "-v") or (
-            arg.startswith("-v") and arg[2:].isdigit()
-        ):
-            if arg.startswith("-v") and arg[2:].isdigit():
-                value = arg[2:]
-            elif has_value:
+        if arg.startswith("-v") and arg[2:].isdigit():  # -v2
+            name, has_value, inline = "-v", "=", arg[2:]
+        if name in ("--settings", "--verbosity", "-v"):
+            if has_value:
                 value = inline
             elif index + 1 < len(args):
                 index += 1
