@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,8 +49,3 @@ async def get_session() -> AsyncIterator[AsyncSession]:
     async with get_database().request_session() as session:
         yield session
 
-
-def __getattr__(name: str) -> Any:
-    if name == "database":
-        return get_database()
-    raise AttributeError(f"module 'tempest.db.session' has no attribute {name!r}")
