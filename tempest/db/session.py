@@ -48,4 +48,3 @@ async def get_session() -> AsyncIterator[AsyncSession]:
     """
     async with get_database().request_session() as session:
         yield session
-
