@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from sqlalchemy.pool import QueuePool
 from tempest.db.models import BaseModel
 from tempest.db.transaction import AUTOCOMMIT_INFO_KEY, atomic
 
-__all__ = ["AsyncDatabaseManager"]
+__all__ = ["AsyncDatabaseManager", "close_session"]
 
 logger = logging.getLogger("tempest.db")
 
@@ -41,6 +42,20 @@ def _enforce_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) 
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+async def close_session(session: AsyncSession) -> None:
+    """Close ``session``, cheaply when it holds no connection.
+
+    A session whose reads all took the driver fast path never began a transaction:
+    closing it only forgets its objects, which needs neither a greenlet nor the task that
+    ``async with AsyncSession()`` spends on shielding the close (together about 40 µs, a
+    tenth of a primary-key GET).
+    """
+    if session.sync_session.in_transaction():
+        await asyncio.shield(session.close())
+    else:
+        session.sync_session.close()
 
 
 class AsyncDatabaseManager:
@@ -217,15 +232,17 @@ class AsyncDatabaseManager:
         Yields:
             A session from :attr:`request_session_factory`.
         """
-        async with self.request_session_factory() as session:
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
+        session = self.request_session_factory()
+        try:
+            yield session
             if session.new or session.dirty or session.deleted:
                 async with atomic(session):
                     pass
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            await close_session(session)
 
     async def session_dependency(self) -> AsyncIterator[AsyncSession]:
         """FastAPI dependency yielding a :meth:`request_session`.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 
 import pytest
-from sqlalchemy import String
+from sqlalchemy import String, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tempest.db import BaseModel, BaseRepository, atomic
+from tempest.db import AsyncDatabaseManager, BaseModel, BaseRepository, atomic
 from tempest.db.repository.fast_get import fast_get_by_id
 from tempest.exceptions import NotFoundException
 from tempest.utils import to_utc
@@ -81,3 +82,29 @@ async def test_a_row_already_loaded_is_refreshed(session: AsyncSession) -> None:
     created = await make(session, "before")
     await repository.bulk_update({"id": created.id}, {"name": "after"})
     assert (await repository.get_by_id(created.id)).name == "after"
+
+
+@pytest.mark.parametrize("read", ["fast path", "orm", "failure"])
+async def test_a_request_session_returns_its_connection_and_detaches_its_rows(
+    database: AsyncDatabaseManager, read: str
+) -> None:
+    async with database.request_session() as writer:
+        created = await make(writer, "lamp")
+    pool = database.engine.sync_engine.pool
+
+    with pytest.raises(RuntimeError) if read == "failure" else nullcontext():
+        async with database.request_session() as session:
+            repository = BaseRepository(session, model=FastThing)
+            if read == "orm":
+                found = await repository.get({"name": "lamp"})
+            else:
+                found = await repository.get_by_id(created.id)
+            assert found in session
+            if read == "failure":
+                found.name = "never saved"
+                raise RuntimeError("the endpoint failed")
+
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert inspect(found).detached
+    async with database.request_session() as session:
+        assert (await BaseRepository(session, model=FastThing).get_by_id(created.id)).name == "lamp"
