@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import pkgutil
+import sys
 import threading
 from collections.abc import Iterable
 from importlib import import_module
@@ -33,6 +34,7 @@ class Apps:
         self._populated_with: tuple[str, ...] | None = None
         self._loading = False
         self._lock = threading.RLock()
+        self._tables_declared: dict[str, set[str]] = {}
 
     def populate(self, installed_apps: Iterable[str]) -> None:
         """Load the installed apps. Calling it again is a no-op.
@@ -57,7 +59,9 @@ class Apps:
                 names = tuple(installed_apps)
                 self._load_configs(names)
                 for config in self.app_configs.values():
+                    before = _declared_table_names()
                     config.import_module("models")
+                    self._tables_declared[config.label] = _declared_table_names() - before
                 for config in self.app_configs.values():
                     config.import_module("checks")
                 for config in self.app_configs.values():
@@ -66,6 +70,7 @@ class Apps:
                 self.ready = True
             except BaseException:
                 self.app_configs = {}
+                self._tables_declared = {}
                 raise
             finally:
                 self._loading = False
@@ -159,6 +164,21 @@ class Apps:
         ]
         return max(containing, key=lambda config: len(config.name), default=None)
 
+    def get_table_names(self, app_label: str) -> set[str]:
+        """The tables an app owns: those of its models and those its ``models`` declared.
+
+        Plain ``Table`` objects (many-to-many association tables) belong to the app whose
+        ``models`` module created them.
+
+        Args:
+            app_label: The app.
+
+        Returns:
+            Table names.
+        """
+        tables = {str(getattr(model.__table__, "name", "")) for model in self.get_models(app_label)}
+        return tables | self._tables_declared.get(app_label, set())
+
     def get_models(self, app_label: str | None = None) -> list[type[BaseModel]]:
         """Concrete models of the installed apps, or of one app.
 
@@ -182,6 +202,12 @@ class Apps:
         if app_label is not None:
             return by_app[app_label]
         return [model for models in by_app.values() for model in models]
+
+
+def _declared_table_names() -> set[str]:
+    """Tables on ``BaseModel.metadata`` so far (none before any model is imported)."""
+    models = sys.modules.get("tempest.db.models")
+    return set(models.BaseModel.metadata.tables) if models is not None else set()
 
 
 def find_app_config_class_safely(name: str) -> type[AppConfig]:

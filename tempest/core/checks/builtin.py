@@ -175,3 +175,70 @@ def check_routers(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
                 )
             )
     return messages
+
+
+@register_check(Tags.database, Tags.apps)
+def check_migrations(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Migrations load, have one head per app, cover the models and are applied.
+
+    tempest.E020 a revision file does not load; tempest.E021 an app has two heads;
+    tempest.W022 an app has models but no migrations; tempest.W023 the database has
+    unapplied migrations (only when the database is reachable).
+    """
+    from tempest.db.migrations import MigrationError, Migrations
+
+    migrations = Migrations.from_registry()
+    labels = {config.label for config in app_configs} if app_configs else None
+    try:
+        script = migrations.script()
+    except MigrationError as error:
+        return [Error(str(error), hint="Fix or remove the file.", id="tempest.E020")]
+    messages: list[CheckMessage] = []
+    for app in migrations.apps.values():
+        if labels is not None and app.label not in labels:
+            continue
+        heads = migrations.heads(app.label, script)
+        if len(heads) > 1:
+            from tempest.db.migrations.project import multiple_heads_message
+
+            messages.append(Error(multiple_heads_message(app.label, heads), id="tempest.E021"))
+        elif not heads and app.tables:
+            messages.append(
+                Warning(
+                    f"App {app.label!r} has models but no migrations.",
+                    hint=f"Run `manage.py makemigrations {app.label}`.",
+                    obj=app.label,
+                    id="tempest.W022",
+                )
+            )
+    if any(message.id == "tempest.E021" for message in messages):
+        return messages
+    pending = _unapplied_migrations(migrations, script)
+    if pending:
+        messages.append(
+            Warning(
+                f"The database has {pending} unapplied migration(s).",
+                hint="Run `manage.py migrate` to apply them.",
+                obj="DATABASE_URL",
+                id="tempest.W023",
+            )
+        )
+    return messages
+
+
+def _unapplied_migrations(migrations: Any, script: Any) -> int:
+    """How many revisions the database lacks; 0 when it cannot be reached."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(migrations.database_url)
+    all_revisions = sum(1 for _ in script.walk_revisions())
+    on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if on_disk and not Path(str(url.database)).exists():
+        return all_revisions  # never migrated; do not create the file by looking
+    try:
+        heads = migrations.connect(migrations.current_heads)
+        return len(migrations.pending(migrations.applied(heads, script), script))
+    except Exception:  # unreachable or misconfigured: other checks report that
+        return 0

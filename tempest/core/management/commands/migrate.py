@@ -1,0 +1,83 @@
+"""Apply (or unapply) migrations so the database matches the apps' revisions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from tempest.core.management.base import CommandError, echo
+from tempest.core.management.migrating import migration_errors, project_migrations
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+@click.command()
+@click.argument("app_label", required=False)
+@click.argument("target", required=False)
+@click.option("--plan", "show_plan", is_flag=True, help="Show what would run; run nothing.")
+@click.option("--fake", is_flag=True, help="Record the revisions as applied without running them.")
+@click.option(
+    "--allow-destructive", is_flag=True, help="Run revisions that drop tables or columns."
+)
+@click.option("--noinput", "--no-input", is_flag=True, help="Do not ask for confirmation.")
+def command(
+    app_label: str | None,
+    target: str | None,
+    show_plan: bool,
+    fake: bool,
+    allow_destructive: bool,
+    noinput: bool,
+) -> None:
+    """Apply (or unapply) migrations so the database matches the apps' revisions.
+
+    Without arguments every app is brought to its latest revision. APP alone migrates
+    that app (and what it depends on); APP TARGET moves it to a revision id (a prefix is
+    enough), forwards or backwards; APP zero unapplies all of its revisions, with every
+    revision of other apps that depends on them (you confirm the plan first).
+    """
+    from tempest.db.migrations.executor import apply_plan, make_plan
+
+    with migration_errors():
+        migrations = project_migrations()
+        if app_label is not None:
+            migrations.app(app_label)
+
+        def work(connection: Connection) -> None:
+            plan = make_plan(migrations, connection, app_label, target)
+            if not plan.steps:
+                echo(
+                    "No migrations to apply."
+                    if plan.direction == "upgrade"
+                    else "Nothing to unapply."
+                )
+                return
+            verb = "Apply" if plan.direction == "upgrade" else "Unapply"
+            if show_plan or plan.direction == "downgrade":
+                echo("Planned operations:", level=0 if show_plan else 1)
+                for step in plan.steps:
+                    echo(f"  {verb} {step}", level=0 if show_plan else 1)
+                for operation in plan.destructive():
+                    echo(f"    destructive: {operation}", level=0 if show_plan else 1)
+            if show_plan:
+                return
+            if plan.direction == "downgrade" and not noinput:
+                others = sorted({step.label for step in plan.other_apps()})
+                note = f" (with revisions of {', '.join(others)})" if others else ""
+                if not click.confirm(
+                    f"Unapply {len(plan.steps)} revision(s){note}? This can lose data.",
+                    default=False,
+                ):
+                    raise CommandError("Migration cancelled; nothing was changed.")
+            echo("Running migrations:")
+            apply_plan(
+                migrations,
+                connection,
+                plan,
+                fake=fake,
+                allow_destructive=allow_destructive,
+                progress=echo,
+            )
+
+        migrations.connect(work)

@@ -1,0 +1,244 @@
+"""makemigrations, migrate, showmigrations and sqlmigrate as a user runs them: manage.py
+subprocesses on a generated project, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import service_url
+
+pytestmark = pytest.mark.e2e
+
+NOTE_FIELD = "    note: Mapped[str | None] = mapped_column(String(200), default=None)\n"
+SHIPPING_FK = '    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order.id"))\n'
+
+
+async def _recreate_database(server_url: str, name: str) -> str:
+    import asyncpg
+
+    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def project(
+    request: pytest.FixtureRequest, new_project: Callable[..., Path]
+) -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
+    """A new project shop + orders; yields ``run(*args)`` = manage.py on its database."""
+    root = new_project("shop", "orders")
+    env: dict[str, str] = {}
+    if request.param == "postgresql":
+        url = service_url("TEMPEST_TEST_DATABASE_URL")
+        env["DATABASE_URL"] = asyncio.run(_recreate_database(url, "tempest_migrations_test"))
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        from tests.helpers import PYTHON, clean_env
+
+        return subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(**env),
+            input=input,
+        )
+
+    run.root = root  # type: ignore[attr-defined]
+    yield run
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0, result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr  # one line, no traceback
+    return lines[0]
+
+
+def revision_files(root: Path, app: str) -> list[Path]:
+    return sorted((root / app / "migrations").glob("*.py"))
+
+
+def add_note_field(root: Path) -> None:
+    models = root / "orders" / "models.py"
+    models.write_text(models.read_text() + NOTE_FIELD)
+
+
+def add_shipping_app(run: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    root: Path = run.root  # type: ignore[attr-defined]
+    ok(run("startapp", "shipping"))
+    models = root / "shipping" / "models.py"
+    source = models.read_text().replace(
+        "from sqlalchemy import String, Text",
+        "import uuid\n\nfrom sqlalchemy import ForeignKey, String, Text",
+    )
+    models.write_text(source + SHIPPING_FK)
+
+
+def test_the_migration_workflow(project: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    run = project
+    root: Path = run.root  # type: ignore[attr-defined]
+
+    made = ok(run("makemigrations"))
+    assert "Migrations for 'orders':" in made and "create table order" in made
+    [initial] = revision_files(root, "orders")
+    assert re.fullmatch(r"\d{4}_\d\d_\d\d_\d{4}-[0-9a-f]{12}_initial\.py", initial.name)
+    assert "Applied orders" in ok(run("migrate"))
+    assert "No changes detected" in ok(run("makemigrations"))
+    assert revision_files(root, "orders") == [initial]
+
+    add_note_field(root)
+    add_shipping_app(run)
+    drift = run("makemigrations", "--check")
+    assert drift.returncode == 1 and "add column order.note" in drift.stdout
+    assert len(revision_files(root, "orders")) == 1  # --check writes nothing
+    made = ok(run("makemigrations"))
+    assert made.index("'orders'") < made.index("'shipping'")
+    [shipping] = revision_files(root, "shipping")
+    [note] = [path for path in revision_files(root, "orders") if "note" in path.name]
+    orders_head = note.name.split("-")[1].split("_")[0]
+    assert f"depends_on: str | Sequence[str] | None = '{orders_head}'" in shipping.read_text()
+
+    plan = ok(run("migrate", "--plan"))
+    assert plan.count("Apply ") == 2 and "Applied" not in plan
+    ok(run("migrate"))
+    listing = ok(run("showmigrations"))
+    assert listing.count("[X]") == 3 and "[ ]" not in listing
+    assert "shipping" in listing
+
+    refused = run("migrate", "orders", "zero", input="n\n")
+    assert "Unapply shipping" in refused.stdout  # the dependent app's revision is listed
+    assert error_line(refused) == "Error: Migration cancelled; nothing was changed."
+    assert ok(run("showmigrations")).count("[X]") == 3
+
+    ok(run("migrate", "orders", "zero", "--noinput"))
+    assert ok(run("showmigrations")).count("[ ]") == 3
+    ok(run("migrate"))
+    assert ok(run("showmigrations")).count("[X]") == 3
+
+    sql = ok(run("sqlmigrate", "shipping", shipping.name.split("-")[1][:6]))
+    assert "CREATE TABLE shipping" in sql and "REFERENCES" in sql
+    assert "No changes detected" in ok(run("makemigrations", "--check"))
+
+
+def test_bad_input(project: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    run = project
+    root: Path = run.root  # type: ignore[attr-defined]
+    assert "tempest.W022" in ok(run("check"))
+
+    assert error_line(run("makemigrations", "ordrs")) == (
+        "Error: No installed app with label 'ordrs'; installed: orders."
+    )
+    ok(run("startapp", "empty", "--empty"))
+    assert "has no models and no migrations" in error_line(run("makemigrations", "empty"))
+
+    ok(run("makemigrations"))
+    assert "tempest.W023" in ok(run("check"))  # made, not applied
+    add_note_field(root)
+    pending = error_line(run("makemigrations"))
+    assert "1 unapplied migration(s)" in pending and "manage.py migrate" in pending
+    ok(run("migrate"))
+    assert "W023" not in ok(run("check"))
+
+    unknown = error_line(run("migrate", "orders", "deadbeef"))
+    assert "'deadbeef' is not a revision of app 'orders'" in unknown
+
+    # two heads: a second revision on the same parent
+    ok(run("makemigrations"))
+    [first] = [path for path in revision_files(root, "orders") if "initial" in path.name]
+    parent = re.search(r"revision: str = '(\w+)'", first.read_text())
+    assert parent is not None
+    fork = root / "orders" / "migrations" / "2099_01_01_0000-f0f0f0f0f0f0_fork.py"
+    fork.write_text(
+        f'"""fork"""\n\nrevision = "f0f0f0f0f0f0"\ndown_revision = "{parent[1]}"\n'
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n"
+    )
+    two_heads = error_line(run("migrate"))
+    assert "2 migration heads" in two_heads and "f0f0f0f0f0f0" in two_heads
+    assert "makemigrations --merge orders" in two_heads
+    checked = run("check")
+    assert checked.returncode == 1 and "tempest.E021" in checked.stdout + checked.stderr
+    assert "Merged the heads of 'orders'" in ok(run("makemigrations", "--merge", "orders"))
+    ok(run("migrate"))
+    assert "[ ]" not in ok(run("showmigrations", "orders"))
+
+    broken = root / "orders" / "migrations" / "2099_01_02_0000-abcabcabcabc_broken.py"
+    broken.write_text("revision = 'abcabcabcabc'\ndef upgrade(:\n")
+    assert "2099_01_02_0000-abcabcabcabc_broken.py" in error_line(run("migrate"))
+    broken.unlink()
+
+
+def test_destructive_revisions_need_consent(
+    project: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    run = project
+    root: Path = run.root  # type: ignore[attr-defined]
+    add_note_field(root)
+    ok(run("makemigrations"))
+    ok(run("migrate"))
+    models = root / "orders" / "models.py"
+    models.write_text(models.read_text().replace(NOTE_FIELD, ""))
+    assert "drop column order.note" in ok(run("makemigrations"))
+
+    refused = error_line(run("migrate"))
+    assert "Refusing to run destructive migrations" in refused
+    assert "drop column order.note" in refused and "--allow-destructive" in refused
+    assert ok(run("showmigrations")).count("[ ]") == 1
+    ok(run("migrate", "--allow-destructive"))
+    assert "[ ]" not in ok(run("showmigrations"))
+
+    # fake: recorded without running
+    ok(run("migrate", "orders", "zero", "--noinput", "--fake"))
+    assert "[X]" not in ok(run("showmigrations"))
+    ok(run("migrate", "--fake"))
+    assert "No changes detected" in ok(run("makemigrations", "--check"))
+
+
+@pytest.mark.parametrize("project", ["postgresql"], indirect=True)  # SQLite commits DDL at once
+def test_a_failing_migration_leaves_the_schema_unchanged_on_postgresql(
+    project: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    run = project
+    root: Path = run.root  # type: ignore[attr-defined]
+    ok(run("makemigrations"))
+    ok(run("migrate"))
+    ok(run("makemigrations", "orders", "--empty", "-m", "half way"))
+    half_way = revision_files(root, "orders")[-1]
+    half_way.write_text(
+        half_way.read_text().replace(
+            "def upgrade() -> None:\n    pass",
+            "def upgrade() -> None:\n"
+            "    op.add_column('order', sa.Column('extra', sa.Integer()))\n"
+            "    op.execute('SELECT * FROM no_such_table')",
+        )
+    )
+    failed = error_line(run("migrate"))
+    assert half_way.name in failed and "no_such_table" in failed
+    columns = ok(run("shell", "-c", _COLUMNS))
+    assert "extra" not in columns and "name" in columns
+    assert ok(run("showmigrations")).count("[ ]") == 1
+
+
+_COLUMNS = (
+    "from sqlalchemy import inspect\n"
+    "async with database.engine.connect() as c:\n"
+    "    print(await c.run_sync(lambda s: [x['name'] for x in inspect(s).get_columns('order')]))"
+)
