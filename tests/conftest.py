@@ -26,8 +26,9 @@ def shared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = root / "shop"
     app = manage(project, "startapp", "orders")
     assert app.returncode == 0, app.stderr
-    tables = manage(project, "shell", "-c", "await database.create_tables()")
-    assert tables.returncode == 0, tables.stderr
+    for step in ("makemigrations", "migrate"):
+        result = manage(project, step)
+        assert result.returncode == 0, result.stderr
     return project
 
 

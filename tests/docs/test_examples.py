@@ -30,6 +30,7 @@ EXECUTED = {
     "topics/transactions.md",
     "topics/asgi.md",
     "topics/checks.md",
+    "topics/migrations.md",
     "topics/testing.md",
     "commands/index.md",
     "commands/writing.md",
@@ -133,6 +134,12 @@ def test_checks(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/checks.md")
     assert_ran_everything("topics/checks.md", transcript, files=2, commands=11)
     assert "orders/checks.py" in transcript.written
+
+
+def test_migrations(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/migrations.md")
+    assert_ran_everything("topics/migrations.md", transcript, files=0, commands=5)
+    assert "python manage.py migrate orders zero --noinput" in transcript.ran
 
 
 def test_testing(run_in_project: RunPage) -> None:

@@ -43,6 +43,9 @@ def test_wheel_installs_and_starts_a_project(tmp_path: Path) -> None:
     project = work / "shop"
     app = run([str(python), "manage.py", "startapp", "orders"], project, env=env)
     assert app.returncode == 0, app.stderr
+    for step in ("makemigrations", "migrate"):  # the wheel carries Alembic's env and template
+        migrated = run([str(python), "manage.py", step], project, env=env)
+        assert migrated.returncode == 0, migrated.stderr
     checked = run([str(python), "manage.py", "check"], project, env=env)
     assert checked.returncode == 0, checked.stderr
     assert "no issues" in checked.stdout
