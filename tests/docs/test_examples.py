@@ -85,7 +85,7 @@ def test_getting_started(tmp_path: Path) -> None:
         transcript.run_page(DOCS / "getting-started.md")
     finally:
         transcript.close()
-    assert_ran_everything("getting-started.md", transcript, files=0, commands=11)
+    assert_ran_everything("getting-started.md", transcript, files=0, commands=12)
     assert "python manage.py runserver" in transcript.ran
 
 
@@ -97,12 +97,12 @@ def test_settings(run_in_project: RunPage) -> None:
 
 def test_apps(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/apps.md")
-    assert_ran_everything("topics/apps.md", transcript, files=4, commands=9)
+    assert_ran_everything("topics/apps.md", transcript, files=4, commands=10)
 
 
 def test_models(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/models.md")
-    assert_ran_everything("topics/models.md", transcript, files=2, commands=3)
+    assert_ran_everything("topics/models.md", transcript, files=2, commands=4)
     assert transcript.written == ["orders/models.py", "orders/tests/test_models.py"]
 
 
@@ -132,7 +132,7 @@ def test_asgi_middleware(run_in_project: RunPage) -> None:
 
 def test_checks(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/checks.md")
-    assert_ran_everything("topics/checks.md", transcript, files=2, commands=11)
+    assert_ran_everything("topics/checks.md", transcript, files=2, commands=13)
     assert "orders/checks.py" in transcript.written
 
 
@@ -156,12 +156,12 @@ def test_transactions(run_in_project: RunPage) -> None:
 
 def test_commands_reference(run_in_project: RunPage) -> None:
     transcript = run_in_project("commands/index.md")
-    assert_ran_everything("commands/index.md", transcript, files=0, commands=10)
+    assert_ran_everything("commands/index.md", transcript, files=0, commands=12)
 
 
 def test_writing_commands(run_in_project: RunPage) -> None:
     transcript = run_in_project("commands/writing.md")
-    assert_ran_everything("commands/writing.md", transcript, files=3, commands=12)
+    assert_ran_everything("commands/writing.md", transcript, files=3, commands=13)
     assert "orders/management/commands/version.py" in transcript.written
 
 
