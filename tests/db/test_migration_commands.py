@@ -220,15 +220,18 @@ def test_a_failing_migration_leaves_the_schema_unchanged_on_postgresql(
     root: Path = run.root  # type: ignore[attr-defined]
     ok(run("makemigrations"))
     ok(run("migrate"))
-    ok(run("makemigrations", "orders", "--empty", "-m", "half way"))
-    half_way = revision_files(root, "orders")[-1]
+    [initial] = revision_files(root, "orders")
+    parent = re.search(r"revision: str = '(\w+)'", initial.read_text())
+    assert parent is not None
+    half_way = root / "orders" / "migrations" / "2099_01_01_0000-aaaabbbbcccc_half_way.py"
     half_way.write_text(
-        half_way.read_text().replace(
-            "def upgrade() -> None:\n    pass",
-            "def upgrade() -> None:\n"
-            "    op.add_column('order', sa.Column('extra', sa.Integer()))\n"
-            "    op.execute('SELECT * FROM no_such_table')",
-        )
+        f'"""half way"""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f'revision = "aaaabbbbcccc"\ndown_revision = "{parent[1]}"\n'
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade() -> None:\n"
+        "    op.add_column('order', sa.Column('extra', sa.Integer()))\n"
+        "    op.execute('SELECT * FROM no_such_table')\n\n\n"
+        "def downgrade() -> None:\n    pass\n"
     )
     failed = error_line(run("migrate"))
     assert half_way.name in failed and "no_such_table" in failed
