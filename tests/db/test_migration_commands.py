@@ -205,6 +205,11 @@ def test_destructive_revisions_need_consent(
     ok(run("migrate", "--allow-destructive"))
     assert "[ ]" not in ok(run("showmigrations"))
 
+    ok(run("makemigrations", "orders", "--empty", "-m", "data fix"))
+    [data_fix] = [path for path in revision_files(root, "orders") if "data_fix" in path.name]
+    assert '"""data fix' in data_fix.read_text() and "op." not in data_fix.read_text()
+    ok(run("migrate"))
+
     # fake: recorded without running
     ok(run("migrate", "orders", "zero", "--noinput", "--fake"))
     assert "[X]" not in ok(run("showmigrations"))

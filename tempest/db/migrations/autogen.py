@@ -125,12 +125,9 @@ def make_revisions(
     def run(connection: Connection) -> None:
         _require_up_to_date(migrations, connection)
         config = migrations.config(options, connection)
-        if empty:  # no autogenerate: Alembic runs the hook itself, without env.py
-            written = command.revision(
-                config, head="heads", process_revision_directives=split_by_app
-            )
-        else:
-            written = command.revision(config, autogenerate=True, head="heads")
+        if empty:  # no autogenerate: env.py must still run, for the split_by_app hook
+            config.set_main_option("revision_environment", "true")
+        written = command.revision(config, autogenerate=not empty, head="heads")
         for item in written if isinstance(written, list) else [written]:
             if item is not None:
                 label = migrations.app_of(item)
