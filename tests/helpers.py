@@ -29,19 +29,29 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run(
-    args: list[str], cwd: Path, timeout: float = 60, env: dict[str, str] | None = None
+    args: list[str],
+    cwd: Path,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command and capture its output as text."""
+    """Run a command and capture its output as text; ``input`` is written to its stdin."""
     return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or clean_env()
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or clean_env(),
+        input=input,
     )
 
 
 def manage(
-    project: Path, *args: str, timeout: float = 60, **env: str
+    project: Path, *args: str, timeout: float = 60, input: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """``python manage.py ARGS`` in ``project``."""
-    return run([PYTHON, "manage.py", *args], project, timeout, clean_env(**env))
+    """``python manage.py ARGS`` in ``project`` (``input`` goes to its stdin)."""
+    return run([PYTHON, "manage.py", *args], project, timeout, clean_env(**env), input)
 
 
 def tempest(

@@ -32,6 +32,8 @@ EXECUTED = {
     "topics/checks.md",
     "topics/migrations.md",
     "topics/testing.md",
+    "topics/fixtures.md",
+    "topics/backup.md",
     "commands/index.md",
     "commands/writing.md",
 }
@@ -152,6 +154,18 @@ def test_transactions(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/transactions.md")
     assert_ran_everything("topics/transactions.md", transcript, files=1, commands=2)
     assert transcript.ran == ["python manage.py restock --fail", "python manage.py restock"]
+
+
+def test_backup(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/backup.md")
+    assert_ran_everything("topics/backup.md", transcript, files=0, commands=8)
+    assert "python manage.py restore backups/before-upgrade.sqlite3 --yes" in transcript.ran
+
+
+def test_fixtures(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/fixtures.md")
+    assert_ran_everything("topics/fixtures.md", transcript, files=4, commands=12)
+    assert "python manage.py loaddata menu" in transcript.ran
 
 
 def test_commands_reference(run_in_project: RunPage) -> None:
