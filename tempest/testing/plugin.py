@@ -11,7 +11,9 @@ What it gives a project's tests:
 - ``TEMPEST_SETTINGS_MODULE`` points at the project, and the run gets its own database:
   a PostgreSQL database named ``test_<project>`` on the server of
   ``TEMPEST_TEST_DATABASE_URL`` when that is set, else a throwaway SQLite file. It is
-  created once per run with every installed model's table and removed at the end.
+  created once per run and removed at the end. Its schema comes from the apps' migrations,
+  as ``migrate`` would make it (destructive revisions included); the tables of apps
+  without migrations are created from their models.
 - ``db_session``: a session inside a transaction that is rolled back after the test, so
   tests never see each other's rows. Commits in the code under test (``atomic()``, the
   repositories) become savepoints.
@@ -39,6 +41,7 @@ from tempest.conf.environ import ENVIRONMENT_VARIABLE
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
+    from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 TEST_DATABASE_VARIABLE = "TEMPEST_TEST_DATABASE_URL"
@@ -114,7 +117,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def tempest_database_url() -> Iterator[str]:
-    """The run's database, created with every installed model's table."""
+    """The run's database, migrated (tables of apps without migrations created)."""
     import tempest
 
     tempest.setup()
@@ -201,18 +204,30 @@ def _test_engine(url: str) -> AsyncEngine:
 async def _create_database(url: str) -> None:
     from sqlalchemy.engine import make_url
 
-    from tempest.db.models import BaseModel
-
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         await _server_command(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
         await _server_command(f'CREATE DATABASE "{parsed.database}"')
     engine = _test_engine(url)
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(BaseModel.metadata.create_all)
+        async with engine.connect() as connection:
+            await connection.run_sync(_build_schema, url)
+            await connection.commit()
     finally:
         await engine.dispose()
+
+
+def _build_schema(connection: Connection, url: str) -> None:
+    """Apply every app's migrations, then create the tables of apps that have none."""
+    from tempest.db.migrations import Migrations
+    from tempest.db.migrations.executor import apply_plan, make_plan
+    from tempest.db.models import BaseModel
+
+    migrations = Migrations.from_registry(url)
+    if any(app.revision_files() for app in migrations.apps.values()):
+        plan = make_plan(migrations, connection)
+        apply_plan(migrations, connection, plan, allow_destructive=True)
+    BaseModel.metadata.create_all(connection)
 
 
 async def _drop_database(url: str) -> None:

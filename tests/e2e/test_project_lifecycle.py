@@ -281,3 +281,33 @@ def test_a_sync_test_asking_for_the_async_client_gets_a_clear_error(
         "test_sync uses client, db_session, which are async: write the test as `async def`"
         in result.stdout
     )
+
+
+SCHEMA_TEST = '''from sqlalchemy import inspect
+
+
+async def test_the_schema(db_session):
+    connection = await db_session.connection()
+    tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    assert {"order", "made_by_a_migration", "blog"} <= set(tables), tables
+'''
+
+
+def test_the_test_database_is_built_by_the_migrations(new_project: Callable[..., Path]) -> None:
+    project = new_project("shop", "orders")
+    assert manage(project, "makemigrations", "orders").returncode == 0
+    [revision] = (project / "orders" / "migrations").glob("*.py")
+    revision.write_text(
+        revision.read_text().replace(
+            "    # ### end Alembic commands ###",
+            "    op.create_table('made_by_a_migration', sa.Column('id', sa.Integer(), "
+            "primary_key=True))",
+            1,
+        )
+    )
+    assert manage(project, "startapp", "blog").returncode == 0  # models, no migrations
+    (project / "tests" / "test_schema.py").write_text(SCHEMA_TEST)
+    result = run(
+        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_schema.py"], project
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -266,13 +266,42 @@ class Migrations:
                 continue
             revision = _get(script, revision_id)
             if revision is None:
-                raise MigrationError(
-                    f"The database is at revision {revision_id!r}, which no installed app "
-                    "has; restore the revision file, or reinstall the app that owns it."
-                )
+                raise MigrationError(self._unknown_revision_message(revision_id))
             applied.add(revision_id)
             pending.extend(_parents(revision))
         return applied
+
+    def tidy_version_table(self, connection: Connection, script: ScriptDirectory) -> None:
+        """Forget recorded revisions that another recorded revision builds on.
+
+        Alembic expects the version table to hold heads only. Squashing an app can turn a
+        recorded head into a dependency of another app's recorded revision; nothing is
+        unapplied by forgetting it, since the other revision implies it.
+        """
+        from sqlalchemy import column, table
+
+        recorded = self.current_heads(connection)
+        implied: set[str] = set()
+        for revision_id in recorded:
+            revision = _get(script, revision_id)
+            if revision is not None:
+                implied |= ancestors(script, _parents(revision))
+        versions = table("alembic_version", column("version_num"))
+        for revision_id in recorded & implied:
+            connection.execute(versions.delete().where(versions.c.version_num == revision_id))
+
+    def _unknown_revision_message(self, revision_id: str) -> str:
+        for app in self.apps.values():
+            for old in sorted(app.directory.glob(f"_squashed_*/*{revision_id}*.py")):
+                return (
+                    f"The database is at revision {revision_id!r} of app {app.label!r}, which "
+                    f"was squashed into {old.parent.name.removeprefix('_squashed_')}: migrate "
+                    f"this database with the old revisions (in {old.parent}) first."
+                )
+        return (
+            f"The database is at revision {revision_id!r}, which no installed app has; "
+            "restore the revision file, or reinstall the app that owns it."
+        )
 
     def pending(self, applied: set[str], script: ScriptDirectory) -> list[Script]:
         """Revisions not applied yet, in an order ``upgrade heads`` may apply them."""
@@ -309,6 +338,21 @@ def multiple_heads_message(label: str, heads: Sequence[str]) -> str:
         f"were made on the same parent. Merge them with "
         f"`manage.py makemigrations --merge {label}`."
     )
+
+
+def ancestors(script: ScriptDirectory, revisions: Iterable[str]) -> set[str]:
+    """``revisions`` and every revision they build on (parents and dependencies)."""
+    found: set[str] = set()
+    pending = list(revisions)
+    while pending:
+        revision_id = pending.pop()
+        if revision_id in found:
+            continue
+        found.add(revision_id)
+        revision = _get(script, revision_id)
+        if revision is not None:
+            pending.extend(_parents(revision))
+    return found
 
 
 def _escape(value: str) -> str:

@@ -46,6 +46,8 @@ def command(
 
         def work(connection: Connection) -> None:
             plan = make_plan(migrations, connection, app_label, target)
+            if not show_plan:
+                migrations.tidy_version_table(connection, migrations.script())
             if not plan.steps:
                 echo(
                     "No migrations to apply."
