@@ -283,14 +283,14 @@ def test_a_sync_test_asking_for_the_async_client_gets_a_clear_error(
     )
 
 
-SCHEMA_TEST = '''from sqlalchemy import inspect
+SCHEMA_TEST = """from sqlalchemy import inspect
 
 
 async def test_the_schema(db_session):
     connection = await db_session.connection()
     tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
     assert {"order", "made_by_a_migration", "blog"} <= set(tables), tables
-'''
+"""
 
 
 def test_the_test_database_is_built_by_the_migrations(new_project: Callable[..., Path]) -> None:
