@@ -69,6 +69,9 @@ _LAZY_EXPORTS: dict[str, str] = {
     "BaseIntEnum": "tempest.core.enums",
     # db
     "BaseModel": "tempest.db",
+    "AlembicHelper": "tempest.db",
+    "DestructiveMigrationError": "tempest.db",
+    "MigrationError": "tempest.db",
     "AsyncDatabaseManager": "tempest.db",
     "NAMING_CONVENTION": "tempest.db",
     "BaseRepository": "tempest.db",
@@ -180,10 +183,13 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     from tempest.db import (
         BASE_COLUMN_ORDER as BASE_COLUMN_ORDER,
         NAMING_CONVENTION as NAMING_CONVENTION,
+        AlembicHelper as AlembicHelper,
         AsyncDatabaseManager as AsyncDatabaseManager,
         AuditMixin as AuditMixin,
         BaseModel as BaseModel,
         BaseRepository as BaseRepository,
+        DestructiveMigrationError as DestructiveMigrationError,
+        MigrationError as MigrationError,
         SlowQueryLogger as SlowQueryLogger,
         SoftDeleteMixin as SoftDeleteMixin,
         TenantScopedRepository as TenantScopedRepository,

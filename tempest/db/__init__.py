@@ -1,6 +1,6 @@
 """Data layer: models and mixins, repositories, the database manager and the project's database."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tempest.db.manager import AsyncDatabaseManager
 from tempest.db.migration_hooks import BASE_COLUMN_ORDER, compose_hooks, reorder_base_columns_first
@@ -11,13 +11,19 @@ from tempest.db.session import get_database, get_session, reset_database
 from tempest.db.slow_queries import SlowQueryLogger
 from tempest.db.transaction import atomic, transactional
 
+if TYPE_CHECKING:
+    from tempest.db.migrations import AlembicHelper, DestructiveMigrationError, MigrationError
+
 __all__ = [
     "BASE_COLUMN_ORDER",
     "NAMING_CONVENTION",
+    "AlembicHelper",
     "AsyncDatabaseManager",
     "AuditMixin",
     "BaseModel",
     "BaseRepository",
+    "DestructiveMigrationError",
+    "MigrationError",
     "SlowQueryLogger",
     "SoftDeleteMixin",
     "TenantScopedRepository",
@@ -32,7 +38,14 @@ __all__ = [
 ]
 
 
+_MIGRATION_EXPORTS = frozenset({"AlembicHelper", "DestructiveMigrationError", "MigrationError"})
+
+
 def __getattr__(name: str) -> Any:
     if name == "database":  # built from settings on first use
         return get_database()
+    if name in _MIGRATION_EXPORTS:  # imported on first use: they need Alembic
+        from tempest.db import migrations
+
+        return getattr(migrations, name)
     raise AttributeError(f"module 'tempest.db' has no attribute {name!r}")

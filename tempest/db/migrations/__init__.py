@@ -6,6 +6,13 @@ keep a classic ``alembic.ini`` without the app registry.
 """
 
 from tempest.db.migrations.errors import DestructiveMigrationError, MigrationError
+from tempest.db.migrations.helper import AlembicHelper
 from tempest.db.migrations.project import MigratedApp, Migrations
 
-__all__ = ["DestructiveMigrationError", "MigratedApp", "MigrationError", "Migrations"]
+__all__ = [
+    "AlembicHelper",
+    "DestructiveMigrationError",
+    "MigratedApp",
+    "MigrationError",
+    "Migrations",
+]

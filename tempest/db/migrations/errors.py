@@ -16,15 +16,18 @@ class DestructiveMigrationError(MigrationError):
 
     Args:
         operations: One line per destructive operation, naming its revision.
+        consent: How the caller says the loss is intended.
 
     Attributes:
         operations: The destructive operations found.
     """
 
-    def __init__(self, operations: Sequence[str]) -> None:
+    def __init__(
+        self, operations: Sequence[str], consent: str = "run again with --allow-destructive"
+    ) -> None:
         self.operations = list(operations)
         super().__init__(
             "Refusing to run destructive migrations: "
             + "; ".join(self.operations)
-            + ". Back the data up, then run again with --allow-destructive."
+            + f". Back the data up, then {consent}."
         )
