@@ -4,6 +4,8 @@ subprocesses on a generated project, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -19,14 +21,34 @@ NOTE_FIELD = "    note: Mapped[str | None] = mapped_column(String(200), default=
 SHIPPING_FK = '    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order.id"))\n'
 
 
-async def _recreate_database(server_url: str, name: str) -> str:
+SCENARIO_SEEDS = """
+from orders.models import OrderModel
+from shipping.models import ShippingModel
+
+
+async def orders_and_shipping(session):
+    coffee = OrderModel(name="Coffee", note="Ring twice ☕")
+    session.add_all([coffee, OrderModel(name="Tea")])
+    await session.flush()
+    session.add(ShippingModel(name="Parcel", order_id=coffee.id))
+"""
+
+UNKNOWN_VERSION = (
+    "from sqlalchemy import text\n"
+    "async with database.engine.begin() as c:\n"
+    "    await c.execute(text(\"INSERT INTO alembic_version VALUES ('feedfacecafe')\"))"
+)
+
+
+async def _recreate_database(server_url: str, name: str, *, create: bool = True) -> str:
     import asyncpg
 
     dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
     connection = await asyncpg.connect(dsn)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
     return server_url.rsplit("/", 1)[0] + f"/{name}"
@@ -39,9 +61,11 @@ def project(
     """A new project shop + orders; yields ``run(*args)`` = manage.py on its database."""
     root = new_project("shop", "orders")
     env: dict[str, str] = {}
+    server_url = None
+    name = f"tempest_migrations_test_{os.getpid()}"  # runs in parallel do not share it
     if request.param == "postgresql":
-        url = service_url("TEMPEST_TEST_DATABASE_URL")
-        env["DATABASE_URL"] = asyncio.run(_recreate_database(url, "tempest_migrations_test"))
+        server_url = service_url("TEMPEST_TEST_DATABASE_URL")
+        env["DATABASE_URL"] = asyncio.run(_recreate_database(server_url, name))
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         from tests.helpers import PYTHON, clean_env
@@ -58,6 +82,8 @@ def project(
 
     run.root = root  # type: ignore[attr-defined]
     yield run
+    if server_url is not None:
+        asyncio.run(_recreate_database(server_url, name, create=False))
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -118,7 +144,12 @@ def test_the_migration_workflow(project: Callable[..., subprocess.CompletedProce
 
     plan = ok(run("migrate", "--plan"))
     assert plan.count("Apply ") == 2 and "Applied" not in plan
-    ok(run("migrate"))
+    applied = ok(run("migrate")).splitlines()  # one line per revision, as it is applied
+    assert applied[0] == "Running migrations:" and len(applied) == 3
+    assert re.fullmatch(
+        rf"  Applied orders {orders_head} add order note \(\d+\.\d\d s\)", applied[1]
+    )
+    assert applied[2].startswith("  Applied shipping ")
     listing = ok(run("showmigrations"))
     assert listing.count("[X]") == 3 and "[ ]" not in listing
     assert "shipping" in listing
@@ -128,13 +159,34 @@ def test_the_migration_workflow(project: Callable[..., subprocess.CompletedProce
     assert error_line(refused) == "Error: Migration cancelled; nothing was changed."
     assert ok(run("showmigrations")).count("[X]") == 3
 
-    ok(run("migrate", "orders", "zero", "--noinput"))
+    unapplied = ok(run("migrate", "orders", "zero", "--noinput"))
+    assert unapplied.count("  Unapplied ") == 3
     assert ok(run("showmigrations")).count("[ ]") == 3
-    ok(run("migrate"))
+    quiet = run("migrate", "-v", "0")
+    assert ok(quiet) == "" and quiet.stderr == ""  # -v 0: nothing but errors
     assert ok(run("showmigrations")).count("[X]") == 3
 
     sql = ok(run("sqlmigrate", "shipping", shipping.name.split("-")[1][:6]))
     assert "CREATE TABLE shipping" in sql and "REFERENCES" in sql
+
+    # The data survives a dump, a flush and a load: an order and a shipping row referring to it.
+    (root / "shop" / "scenario_seeds.py").write_text(SCENARIO_SEEDS)
+    seeded = run("seed", "--seed", "shop.scenario_seeds:orders_and_shipping", "-v", "0")
+    assert ok(seeded) == "" and seeded.stderr == ""
+    assert ok(run("dumpdata", "-o", "dump.json")).splitlines() == [
+        "Dumped 2 object(s) of orders.OrderModel.",
+        "Dumped 1 object(s) of shipping.ShippingModel.",
+        "Wrote 3 object(s) to dump.json.",
+    ]
+    dump = (root / "dump.json").read_text(encoding="utf-8")
+    rows = {row["fields"]["name"]: row for row in json.loads(dump)}
+    assert rows["Coffee"]["fields"]["note"] == "Ring twice ☕"
+    assert rows["Parcel"]["fields"]["order_id"] == rows["Coffee"]["pk"]
+    assert ok(run("flush", "--noinput")) == "Flushed 2 table(s): order, shipping.\n"
+    assert ok(run("dumpdata")) == "[]\n"
+    loaded = run("loaddata", "dump.json", "-v", "0")
+    assert ok(loaded) == "" and loaded.stderr == ""
+    assert ok(run("dumpdata")) == dump  # the same rows, byte for byte
     assert "No changes detected" in ok(run("makemigrations", "--check"))
 
 
@@ -146,10 +198,23 @@ def test_bad_input(project: Callable[..., subprocess.CompletedProcess[str]]) -> 
     assert error_line(run("makemigrations", "ordrs")) == (
         "Error: No installed app with label 'ordrs'; installed: orders."
     )
+    assert error_line(run("sqlmigrate", "ordrs", "0123")) == (
+        "Error: No installed app with label 'ordrs'; installed: orders."
+    )
+    assert error_line(run("makemigrations", "--empty")) == (
+        "Error: makemigrations --empty needs the label of the app to add the revision to, "
+        "e.g. `manage.py makemigrations orders --empty`."
+    )
+    assert revision_files(root, "orders") == []
     ok(run("startapp", "empty", "--empty"))
     assert "has no models and no migrations" in error_line(run("makemigrations", "empty"))
 
     ok(run("makemigrations"))
+    [initial] = revision_files(root, "orders")
+    initial_id = initial.name.split("-")[1].split("_")[0]
+    assert error_line(run("sqlmigrate", "orders", "deadbeef")) == (
+        f"Error: 'deadbeef' is not a revision of app 'orders'; its revisions: {initial_id}."
+    )
     assert "tempest.W023" in ok(run("check"))  # made, not applied
     add_note_field(root)
     pending = error_line(run("makemigrations"))
@@ -184,6 +249,15 @@ def test_bad_input(project: Callable[..., subprocess.CompletedProcess[str]]) -> 
     broken.write_text("revision = 'abcabcabcabc'\ndef upgrade(:\n")
     assert "2099_01_02_0000-abcabcabcabc_broken.py" in error_line(run("migrate"))
     broken.unlink()
+
+    # the version table names a revision that no app has (a deleted file, a removed app)
+    ok(run("shell", "-c", UNKNOWN_VERSION))
+    unknown_version = (
+        "Error: The database is at revision 'feedfacecafe', which no installed app has; "
+        "restore the revision file, or reinstall the app that owns it."
+    )
+    assert error_line(run("migrate")) == unknown_version
+    assert error_line(run("showmigrations")) == unknown_version
 
 
 def test_destructive_revisions_need_consent(

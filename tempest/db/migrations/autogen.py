@@ -72,7 +72,11 @@ def make_revisions(
     """
     chosen = [migrations.app(label) for label in labels] or list(migrations.apps.values())
     if empty and not labels:
-        raise MigrationError("makemigrations --empty needs the app(s) to add a revision to.")
+        example = next(iter(migrations.apps), "APP")
+        raise MigrationError(
+            "makemigrations --empty needs the label of the app to add the revision to, "
+            f"e.g. `manage.py makemigrations {example} --empty`."
+        )
     script = migrations.script()
     for app in migrations.apps.values():
         heads = migrations.heads(app.label, script)
@@ -123,6 +127,7 @@ def make_revisions(
     )
 
     def run(connection: Connection) -> None:
+        migrations.tidy_version_table(connection, script)
         _require_up_to_date(migrations, connection)
         config = migrations.config(options, connection)
         if empty:  # no autogenerate: env.py must still run, for the split_by_app hook

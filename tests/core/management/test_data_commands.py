@@ -394,7 +394,7 @@ def test_seed_dump_flush_load_round_trip(database: Database, tmp_path: Path) -> 
     assert database.count("alembic_version") > 0  # the migration history stays
     assert _ok(database.run("loaddata", str(first))) == "Installed 6 object(s) from 1 fixture(s).\n"
     second = tmp_path / "second.json"
-    _ok(database.run("dumpdata", "--indent", "2", "-o", str(second), "-v", "0"))
+    assert _ok(database.run("dumpdata", "--indent", "2", "-o", str(second), "-v", "0")) == ""
     assert second.read_bytes() == first.read_bytes()
 
 
