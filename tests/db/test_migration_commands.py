@@ -258,6 +258,8 @@ def test_bad_input(project: Callable[..., subprocess.CompletedProcess[str]]) -> 
     )
     assert error_line(run("migrate")) == unknown_version
     assert error_line(run("showmigrations")) == unknown_version
+    checked = run("check")
+    assert checked.returncode == 1 and "tempest.E024" in checked.stdout + checked.stderr
 
 
 def test_destructive_revisions_need_consent(

@@ -183,7 +183,8 @@ def check_migrations(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
 
     tempest.E020 a revision file does not load; tempest.E021 an app has two heads;
     tempest.W022 an app has models but no migrations; tempest.W023 the database has
-    unapplied migrations (only when the database is reachable).
+    unapplied migrations (only when the database is reachable); tempest.E024 the database
+    records a revision that no app has.
     """
     from tempest.apps import apps
 
@@ -217,7 +218,11 @@ def check_migrations(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
             )
     if any(message.id == "tempest.E021" for message in messages):
         return messages
-    pending = _unapplied_migrations(migrations, script)
+    try:
+        pending = _unapplied_migrations(migrations, script)
+    except MigrationError as error:  # the database names a revision no app has
+        messages.append(Error(str(error), obj="DATABASE_URL", id="tempest.E024"))
+        return messages
     if pending:
         messages.append(
             Warning(
@@ -243,6 +248,6 @@ def _unapplied_migrations(migrations: Any, script: Any) -> int:
         return all_revisions  # never migrated; do not create the file by looking
     try:
         heads = migrations.connect(migrations.current_heads)
-        return len(migrations.pending(migrations.applied(heads, script), script))
     except Exception:  # unreachable or misconfigured: other checks report that
         return 0
+    return len(migrations.pending(migrations.applied(heads, script), script))
