@@ -40,7 +40,7 @@ async def command(fixtures: tuple[str, ...]) -> None:
     rows: list[_Row] = []
     for path in files:
         loaded = _parse(path, models)
-        echo(f"Read {len(loaded)} object(s) from {_shown(path)}.", level=2)
+        echo(f"Read {len(loaded)} object(s) from {_shown(path)}.")
         rows.extend(loaded)
     await _save(rows)
     echo(f"Installed {len(rows)} object(s) from {len(files)} fixture(s).")
@@ -235,11 +235,17 @@ async def _save(rows: list[_Row]) -> None:
         transaction = await connection.begin()
         current = 0
         try:
+            saved = 0
             for number, batch in enumerate(batches):
                 current = number
                 await connection.execute(
                     _upsert(connection, batch), [row.values for row in batch.rows]
                 )
+                saved += len(batch.rows)
+                following = batches[number + 1].info if number + 1 < len(batches) else None
+                if following is not batch.info:
+                    echo(f"  Saved {saved} {batch.info.label} object(s).")
+                    saved = 0
             current = len(batches)
             await transaction.commit()
         except StatementError as error:
