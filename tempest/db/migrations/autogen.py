@@ -10,6 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.operations import ops
+from alembic.script import ScriptDirectory
 from alembic.util import rev_id
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
@@ -99,7 +100,9 @@ def make_revisions(
                 continue
             head = migrations.head(label, script)
             descriptions = describe_operations(operations)
-            depends_on = _cross_app_dependencies(migrations, operations, label, owners, new_heads)
+            depends_on = _cross_app_dependencies(
+                migrations, script, operations, label, owners, new_heads
+            )
             text = message or ("initial" if head is None else _message_from(descriptions))
             new_heads[label] = rev_id()
             scripts[label] = ops.MigrationScript(
@@ -262,6 +265,7 @@ def _dependency_order(
 
 def _cross_app_dependencies(
     migrations: Migrations,
+    script: ScriptDirectory,
     operations: Iterable[Any],
     label: str,
     owners: dict[str, str],
@@ -283,7 +287,7 @@ def _cross_app_dependencies(
             targets.add(operation.referent_table)
     depends_on: list[str] = []
     for owner in sorted({owners[t] for t in targets if t in owners} - {label}):
-        head = new_heads.get(owner) or migrations.head(owner)
+        head = new_heads.get(owner) or migrations.head(owner, script)
         if head is None:
             raise MigrationError(
                 f"App {label!r} has a foreign key to a table of app {owner!r}, which has no "
