@@ -258,17 +258,10 @@ class Migrations:
         Raises:
             MigrationError: The database names a revision no app has.
         """
-        applied: set[str] = set()
-        pending = list(heads)
-        while pending:
-            revision_id = pending.pop()
-            if revision_id in applied:
-                continue
-            revision = _get(script, revision_id)
-            if revision is None:
+        applied = ancestors(script, heads)
+        for revision_id in sorted(applied):
+            if _get(script, revision_id) is None:
                 raise MigrationError(self._unknown_revision_message(revision_id))
-            applied.add(revision_id)
-            pending.extend(_parents(revision))
         return applied
 
     def tidy_version_table(self, connection: Connection, script: ScriptDirectory) -> None:
