@@ -7,11 +7,12 @@ from tempest.db.migration_hooks import BASE_COLUMN_ORDER, compose_hooks, reorder
 from tempest.db.mixins import AuditMixin, SoftDeleteMixin
 from tempest.db.models import NAMING_CONVENTION, BaseModel
 from tempest.db.repository import BaseRepository, TenantScopedRepository
-from tempest.db.session import get_database, get_session, reset_database
+from tempest.db.session import get_database, reset_database
 from tempest.db.slow_queries import SlowQueryLogger
 from tempest.db.transaction import atomic, transactional
 
 if TYPE_CHECKING:
+    from tempest.db.dependencies import get_session
     from tempest.db.migrations import AlembicHelper, DestructiveMigrationError, MigrationError
 
 __all__ = [
@@ -44,6 +45,10 @@ _MIGRATION_EXPORTS = frozenset({"AlembicHelper", "DestructiveMigrationError", "M
 def __getattr__(name: str) -> Any:
     if name == "database":  # built from settings on first use
         return get_database()
+    if name == "get_session":  # imported on first use: it needs Starlette
+        from tempest.db.dependencies import get_session
+
+        return get_session
     if name in _MIGRATION_EXPORTS:  # imported on first use: they need Alembic
         from tempest.db import migrations
 

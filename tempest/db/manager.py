@@ -58,6 +58,35 @@ async def close_session(session: AsyncSession) -> None:
         session.sync_session.close()
 
 
+async def end_request_session(session: AsyncSession, *, failed: bool) -> None:
+    """Finish a request session: save what is still pending, or discard it, then close.
+
+    Args:
+        session: A session from :attr:`AsyncDatabaseManager.request_session_factory`.
+        failed: The work raised: pending changes are discarded, not saved.
+    """
+    if not failed and not (session.new or session.dirty or session.deleted):
+        await close_session(session)  # the usual case: nothing to save
+        return
+    # Saving or rolling back awaits the database: finish even if the request is cancelled.
+    await asyncio.shield(_save_or_discard(session, failed=failed))
+
+
+async def _save_or_discard(session: AsyncSession, *, failed: bool) -> None:
+    try:
+        if failed:
+            await session.rollback()
+        else:
+            try:
+                async with atomic(session):
+                    pass
+            except BaseException:
+                await session.rollback()
+                raise
+    finally:
+        await close_session(session)
+
+
 class AsyncDatabaseManager:
     """Own the async engine and session factory of one database.
 
@@ -235,14 +264,10 @@ class AsyncDatabaseManager:
         session = self.request_session_factory()
         try:
             yield session
-            if session.new or session.dirty or session.deleted:
-                async with atomic(session):
-                    pass
         except BaseException:
-            await session.rollback()
+            await end_request_session(session, failed=True)
             raise
-        finally:
-            await close_session(session)
+        await end_request_session(session, failed=False)
 
     async def session_dependency(self) -> AsyncIterator[AsyncSession]:
         """FastAPI dependency yielding a :meth:`request_session`.

@@ -1,13 +1,10 @@
-"""The project's database and the request-scoped session dependency."""
+"""The project's database, built from settings on first use."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from tempest.db.manager import AsyncDatabaseManager
 
 _database: AsyncDatabaseManager | None = None
@@ -37,14 +34,3 @@ def reset_database() -> None:
     """Forget the project's database so that the next use rebuilds it from settings."""
     global _database
     _database = None
-
-
-async def get_session() -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency: one session per request, shared by everything in it.
-
-    The session runs in autocommit mode: a read-only request pays one round trip per
-    query; writes commit through :func:`tempest.db.atomic`. Override it in tests with
-    ``app.dependency_overrides[get_session]`` (the test plugin does).
-    """
-    async with get_database().request_session() as session:
-        yield session

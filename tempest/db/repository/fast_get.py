@@ -19,7 +19,8 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Table, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper, make_transient_to_detached
+from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.util import greenlet_spawn
 
 from tempest.db.transaction import AUTOCOMMIT_INFO_KEY, in_atomic_block
@@ -33,9 +34,10 @@ _MISSING = object()
 class _Plan:
     """The SQL and the attribute names for one model on asyncpg."""
 
-    def __init__(self, sql: str, attributes: list[str]) -> None:
+    def __init__(self, sql: str, attributes: list[str], pk_index: int) -> None:
         self.sql = sql
         self.attributes = attributes
+        self.pk_index = pk_index
 
 
 def _build_plan(mapper: Mapper[Any], dialect: Any) -> _Plan | None:
@@ -63,7 +65,10 @@ def _build_plan(mapper: Mapper[Any], dialect: Any) -> _Plan | None:
     compiled = query.compile(dialect=dialect)
     if list(compiled.positiontup or []) != ["pk"]:
         return None
-    return _Plan(str(compiled), attributes)
+    pk_index = next((i for i, c in enumerate(columns) if c is mapper.primary_key[0]), None)
+    if pk_index is None:
+        return None
+    return _Plan(str(compiled), attributes, pk_index)
 
 
 def _needs_conversion(column: Any, dialect: Any) -> bool:
@@ -111,9 +116,27 @@ async def fast_get_by_id(session: AsyncSession, model: type[Any], pk: Any) -> An
         await greenlet_spawn(pooled.close)  # the pool's return path may await
     if record is None:
         return None
+    return _load_row(session.sync_session, mapper, plan, record)
+
+
+def _load_row(session: Session, mapper: Mapper[Any], plan: _Plan, record: Any) -> Any:
+    """Make the persistent instance of ``record`` the way the ORM's loader does.
+
+    The same steps as ``sqlalchemy.orm.loading`` for a row not in the identity map:
+    identity key and session on the state, the values committed as loaded, and the
+    ``loaded_as_persistent`` event (so ``session.add``'s cascades and attach events,
+    which a loaded row never fires, are skipped).
+    """
     instance = mapper.class_manager.new_instance()
+    state = instance_state(instance)
+    values = instance.__dict__
     for attribute, value in zip(plan.attributes, record.values(), strict=True):
-        instance.__dict__[attribute] = value
-    make_transient_to_detached(instance)
-    session.add(instance)
+        values[attribute] = value
+    key = mapper.identity_key_from_primary_key((values[plan.attributes[plan.pk_index]],))
+    state.key = key
+    state.session_id = session.hash_key
+    session.identity_map._add_unpresent(state, key)
+    state._commit_all(values, session.identity_map)
+    if session.dispatch.loaded_as_persistent:
+        session.dispatch.loaded_as_persistent(session, state)
     return instance

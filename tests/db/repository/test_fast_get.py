@@ -6,7 +6,7 @@ import uuid
 from contextlib import nullcontext
 
 import pytest
-from sqlalchemy import String, inspect
+from sqlalchemy import String, event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +50,21 @@ async def test_the_fast_path_returns_a_persistent_unchanged_instance(
     await repository.update(found)
     session.expunge_all()
     assert (await repository.get_by_id(created.id)).name == "teapot"
+
+
+async def test_a_fast_row_is_loaded_as_the_orm_loads_it(session: AsyncSession) -> None:
+    created = await make(session, "mug")
+    session.expunge_all()
+    loaded: list[object] = []
+
+    event.listen(session.sync_session, "loaded_as_persistent", lambda _, row: loaded.append(row))
+    attached: list[object] = []
+    event.listen(session.sync_session, "detached_to_persistent", lambda *args: attached.append(1))
+    found = await BaseRepository(session, model=FastThing).get_by_id(created.id)
+    state = inspect(found)
+    assert state.persistent and not state.modified and state.key is not None
+    assert session.identity_map.get(state.key) is found
+    assert loaded == [found] and attached == []  # a load, not an attach
 
 
 async def test_a_missing_id_raises_not_found(session: AsyncSession) -> None:
