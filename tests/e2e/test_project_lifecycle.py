@@ -311,3 +311,12 @@ def test_the_test_database_is_built_by_the_migrations(new_project: Callable[...,
         [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_schema.py"], project
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_runserver_warns_about_unapplied_migrations(new_project: Callable[..., Path]) -> None:
+    project = new_project("shop", "orders")
+    assert manage(project, "makemigrations").returncode == 0
+    with server(project, "runserver", "--noreload") as (base, process):
+        assert json.loads(wait_for_http(f"{base}/health/liveness"))["status"] == "ok"
+    output = process.stdout.read() if process.stdout else ""
+    assert "tempest.W023" in output and "1 unapplied migration(s)" in output, output
