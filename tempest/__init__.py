@@ -57,6 +57,12 @@ _LAZY_EXPORTS: dict[str, str] = {
     "HealthCheck": "tempest.api",
     "RequestIDMiddleware": "tempest.api",
     "run_server": "tempest.api",
+    "make_token_dependency": "tempest.api",
+    "require_x_token": "tempest.api",
+    "make_bearer_token_dependency": "tempest.api",
+    "make_jwt_user_dependency": "tempest.api",
+    "make_role_dependency": "tempest.api",
+    "make_permission_dependency": "tempest.api",
     # core
     "configure_logging": "tempest.core.logging",
     "JSONFormatter": "tempest.core.logging",
@@ -98,10 +104,30 @@ _LAZY_EXPORTS: dict[str, str] = {
     # services and controllers
     "BaseService": "tempest.services",
     "BaseController": "tempest.controllers",
+    # mail
+    "EmailUtils": "tempest.mail",
+    "EmailError": "tempest.mail",
+    "EmailTemplateNotFound": "tempest.mail",
+    "EmailTemplates": "tempest.mail",
+    "RenderedEmail": "tempest.mail",
+    "normalize_locale": "tempest.mail",
+    "negotiate_locale": "tempest.mail",
     # utils
     "to_utc": "tempest.utils",
     "utcnow": "tempest.utils",
     "modify_dict": "tempest.utils",
+    "PasswordUtils": "tempest.utils",
+    "JWTUtils": "tempest.utils",
+    "TOTPHelper": "tempest.utils",
+    "generate_opaque_token": "tempest.utils",
+    "hash_opaque_token": "tempest.utils",
+    "verify_opaque_token": "tempest.utils",
+    "AttemptThrottle": "tempest.utils",
+    "ThrottleBackend": "tempest.utils",
+    "ThrottleResult": "tempest.utils",
+    "ThrottleStatus": "tempest.utils",
+    "MemoryThrottleBackend": "tempest.utils",
+    "RedisThrottleBackend": "tempest.utils",
 }
 
 __all__ = ["__version__", "setup", *_LAZY_EXPORTS]
@@ -141,8 +167,14 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         RequestIDMiddleware as RequestIDMiddleware,
         app_exception_handler as app_exception_handler,
         apply_cors as apply_cors,
+        make_bearer_token_dependency as make_bearer_token_dependency,
         make_health_router as make_health_router,
+        make_jwt_user_dependency as make_jwt_user_dependency,
+        make_permission_dependency as make_permission_dependency,
+        make_role_dependency as make_role_dependency,
+        make_token_dependency as make_token_dependency,
         register_exception_handlers as register_exception_handlers,
+        require_x_token as require_x_token,
         run_server as run_server,
     )
     from tempest.apps import AppConfig as AppConfig, apps as apps
@@ -211,6 +243,15 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         UnauthorizedException as UnauthorizedException,
         ValidationException as ValidationException,
     )
+    from tempest.mail import (
+        EmailError as EmailError,
+        EmailTemplateNotFound as EmailTemplateNotFound,
+        EmailTemplates as EmailTemplates,
+        EmailUtils as EmailUtils,
+        RenderedEmail as RenderedEmail,
+        negotiate_locale as negotiate_locale,
+        normalize_locale as normalize_locale,
+    )
     from tempest.schemas import (
         BasePaginationFilterSchema as BasePaginationFilterSchema,
         BasePaginationSchema as BasePaginationSchema,
@@ -225,3 +266,19 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     )
     from tempest.services import BaseService as BaseService
     from tempest.utils import modify_dict as modify_dict, to_utc as to_utc, utcnow as utcnow
+    from tempest.utils.jwt import JWTUtils as JWTUtils
+    from tempest.utils.opaque_tokens import (
+        generate_opaque_token as generate_opaque_token,
+        hash_opaque_token as hash_opaque_token,
+        verify_opaque_token as verify_opaque_token,
+    )
+    from tempest.utils.passwords import PasswordUtils as PasswordUtils
+    from tempest.utils.throttle import (
+        AttemptThrottle as AttemptThrottle,
+        MemoryThrottleBackend as MemoryThrottleBackend,
+        RedisThrottleBackend as RedisThrottleBackend,
+        ThrottleBackend as ThrottleBackend,
+        ThrottleResult as ThrottleResult,
+        ThrottleStatus as ThrottleStatus,
+    )
+    from tempest.utils.totp import TOTPHelper as TOTPHelper

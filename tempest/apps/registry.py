@@ -199,9 +199,22 @@ class Apps:
             config = self.get_containing_app_config(model.__module__)
             if config is not None:
                 by_app[config.label].append(model)
+        for models in by_app.values():
+            models.sort(key=_definition_order)
         if app_label is not None:
             return by_app[app_label]
         return [model for models in by_app.values() for model in models]
+
+
+def _definition_order(model: type[Any]) -> tuple[str, int]:
+    """Where a model is defined: its module, then its place in the module's namespace.
+
+    SQLAlchemy keeps mappers in a set; the module's namespace keeps definition order.
+    """
+    module = sys.modules.get(model.__module__)
+    namespace = list(vars(module).values()) if module is not None else []
+    position = next((i for i, value in enumerate(namespace) if value is model), len(namespace))
+    return model.__module__, position
 
 
 def _declared_table_names() -> set[str]:

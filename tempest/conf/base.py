@@ -5,11 +5,15 @@ from __future__ import annotations
 from pydantic import Field
 
 from tempest.conf.mixins import (
+    AuthSettings,
     BaseAppSettings,
     CORSSettings,
     DatabaseSettings,
+    EmailSettings,
+    JWTSettings,
     LogSettings,
     ServerSettings,
+    TokenSettings,
 )
 
 DEFAULT_MIDDLEWARE: tuple[str, ...] = (
@@ -18,7 +22,17 @@ DEFAULT_MIDDLEWARE: tuple[str, ...] = (
 )
 
 
-class Settings(ServerSettings, LogSettings, DatabaseSettings, CORSSettings, BaseAppSettings):
+class Settings(
+    ServerSettings,
+    LogSettings,
+    DatabaseSettings,
+    CORSSettings,
+    JWTSettings,
+    AuthSettings,
+    EmailSettings,
+    TokenSettings,
+    BaseAppSettings,
+):
     """Base class of a project's settings.
 
     A project subclasses it in ``<project>/settings.py`` and creates one instance named

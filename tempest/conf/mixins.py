@@ -181,3 +181,11 @@ class AuthSettings(BaseAppSettings):
     AUTH_MAX_LOGIN_ATTEMPTS: int = Field(default=5, ge=1)
     AUTH_LOCKOUT_SECONDS: int = Field(default=900, ge=1)
     AUTH_FRONTEND_URL: str = ""
+    AUTH_USER_MODEL: str = Field(
+        default="auth.User",
+        description="The user model, as '<app label>.<class name>' (e.g. 'accounts.User').",
+    )
+    AUTH_PASSWORD_HASH_ROUNDS: int = Field(
+        default=12, ge=4, le=31, description="bcrypt cost of new password hashes."
+    )
+    AUTH_PASSWORD_MIN_LENGTH: int = Field(default=8, ge=1)

@@ -1,9 +1,75 @@
 """Small helpers shared across tempest.
 
-This package stays light: importing it never imports pydantic, SQLAlchemy or FastAPI.
+This package stays light: importing it never imports pydantic, SQLAlchemy or FastAPI, nor
+bcrypt, PyJWT, pyotp or redis. The security helpers are resolved on first use (PEP 562).
 """
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from tempest.utils.dicts import modify_dict
 from tempest.utils.timezone import to_utc, utcnow
 
-__all__ = ["modify_dict", "to_utc", "utcnow"]
+if TYPE_CHECKING:
+    from tempest.utils.jwt import JWTUtils
+    from tempest.utils.opaque_tokens import (
+        generate_opaque_token,
+        hash_opaque_token,
+        verify_opaque_token,
+    )
+    from tempest.utils.passwords import PasswordUtils
+    from tempest.utils.throttle import (
+        AttemptThrottle,
+        MemoryThrottleBackend,
+        RedisThrottleBackend,
+        ThrottleBackend,
+        ThrottleResult,
+        ThrottleStatus,
+    )
+    from tempest.utils.totp import TOTPHelper
+
+__all__ = [
+    "AttemptThrottle",
+    "JWTUtils",
+    "MemoryThrottleBackend",
+    "PasswordUtils",
+    "RedisThrottleBackend",
+    "TOTPHelper",
+    "ThrottleBackend",
+    "ThrottleResult",
+    "ThrottleStatus",
+    "generate_opaque_token",
+    "hash_opaque_token",
+    "modify_dict",
+    "to_utc",
+    "utcnow",
+    "verify_opaque_token",
+]
+
+_LAZY = {
+    "JWTUtils": "tempest.utils.jwt",
+    "PasswordUtils": "tempest.utils.passwords",
+    "TOTPHelper": "tempest.utils.totp",
+    "generate_opaque_token": "tempest.utils.opaque_tokens",
+    "hash_opaque_token": "tempest.utils.opaque_tokens",
+    "verify_opaque_token": "tempest.utils.opaque_tokens",
+    "AttemptThrottle": "tempest.utils.throttle",
+    "MemoryThrottleBackend": "tempest.utils.throttle",
+    "RedisThrottleBackend": "tempest.utils.throttle",
+    "ThrottleBackend": "tempest.utils.throttle",
+    "ThrottleResult": "tempest.utils.throttle",
+    "ThrottleStatus": "tempest.utils.throttle",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tempest.utils' has no attribute {name!r}")
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -34,6 +34,7 @@ EXECUTED = {
     "topics/testing.md",
     "topics/fixtures.md",
     "topics/backup.md",
+    "topics/users.md",
     "commands/index.md",
     "commands/writing.md",
 }
@@ -166,6 +167,12 @@ def test_fixtures(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/fixtures.md")
     assert_ran_everything("topics/fixtures.md", transcript, files=4, commands=12)
     assert "python manage.py loaddata menu" in transcript.ran
+
+
+def test_users(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/users.md")
+    assert_ran_everything("topics/users.md", transcript, files=0, commands=7)
+    assert "python manage.py user list" in transcript.ran
 
 
 def test_commands_reference(run_in_project: RunPage) -> None:

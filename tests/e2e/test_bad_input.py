@@ -73,9 +73,10 @@ def test_startapp_prints_the_line_when_settings_were_rewritten(
 ) -> None:
     project = new_project()
     settings_file = project / "mysite" / "settings.py"
-    source = settings_file.read_text().replace(
-        "INSTALLED_APPS: list[str] = [\n    ]", "INSTALLED_APPS: list[str] = BASE_APPS + []"
-    )
+    original = settings_file.read_text()
+    start = original.index("    INSTALLED_APPS: list[str] = [")
+    end = original.index("\n    ]", start) + len("\n    ]")
+    source = original[:start] + "    INSTALLED_APPS: list[str] = BASE_APPS + []" + original[end:]
     settings_file.write_text("BASE_APPS: list[str] = []\n" + source)
     result = manage(project, "startapp", "blog")
     assert result.returncode == 0, result.stderr

@@ -73,7 +73,15 @@ def make_revisions(
     """
     chosen = [migrations.app(label) for label in labels] or list(migrations.apps.values())
     if empty and not labels:
-        example = next(iter(migrations.apps), "APP")
+        shipped = Path(__file__).resolve().parents[2]  # the tempest package: contrib apps
+        example = next(
+            (
+                label
+                for label, app in migrations.apps.items()
+                if not app.directory.resolve().is_relative_to(shipped)
+            ),
+            "APP",
+        )
         raise MigrationError(
             "makemigrations --empty needs the label of the app to add the revision to, "
             f"e.g. `manage.py makemigrations {example} --empty`."
@@ -127,11 +135,12 @@ def make_revisions(
             table for app in chosen for table in app.created_tables() - _all_tables(migrations)
         ),
         process_revision_directives=split_by_app,
+        compare_at_heads=tuple(revision.revision for revision in script.get_revisions("heads")),
     )
 
     def run(connection: Connection) -> None:
         migrations.tidy_version_table(connection, script)
-        _require_up_to_date(migrations, connection)
+        _require_up_to_date(migrations, connection, {app.label for app in chosen})
         config = migrations.config(options, connection)
         if empty:  # no autogenerate: env.py must still run, for the split_by_app hook
             config.set_main_option("revision_environment", "true")
@@ -305,10 +314,15 @@ def _flatten(operations: Iterable[Any]) -> Iterable[Any]:
             yield operation
 
 
-def _require_up_to_date(migrations: Migrations, connection: Connection) -> None:
+def _require_up_to_date(migrations: Migrations, connection: Connection, labels: set[str]) -> None:
+    """The compared apps' revisions must all be applied: their tables are compared."""
     script = migrations.script()
     applied = migrations.applied(migrations.current_heads(connection), script)
-    pending = migrations.pending(applied, script)
+    pending = [
+        revision
+        for revision in migrations.pending(applied, script)
+        if migrations.app_of(revision) in labels
+    ]
     if pending:
         names = ", ".join(f"{migrations.app_of(r)} {r.revision}" for r in pending[:5])
         raise MigrationError(

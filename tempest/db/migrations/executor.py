@@ -203,7 +203,7 @@ def apply_plan(
             for item in plan.steps:
                 progress(f"  Faked {item}")
         elif plan.direction == "upgrade":
-            command.upgrade(config, plan.target)
+            _upgrade_in_plan_order(config, plan)
         else:
             command.downgrade(config, plan.target)
     except MigrationError:
@@ -216,3 +216,23 @@ def apply_plan(
             f"Migration {where} failed: {reason}. Revisions before it stay applied; "
             "fix the revision and run migrate again."
         ) from error
+
+
+def _upgrade_in_plan_order(config: Any, plan: MigrationPlan) -> None:
+    """``alembic upgrade`` to the plan's target, running the revisions in the plan's order.
+
+    Alembic's own order between branches depends on set iteration, so two runs could apply
+    independent apps in different orders; the plan's order (dependencies first, then by
+    file date) is what ``migrate --plan`` showed.
+    """
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = ScriptDirectory.from_config(config)
+    position = {step.revision: index for index, step in enumerate(plan.steps)}
+
+    def upgrade(current: Any, context: Any) -> list[Any]:
+        steps = script._upgrade_revs(plan.target, current)
+        return sorted(steps, key=lambda step: position.get(step.revision.revision, len(position)))
+
+    with EnvironmentContext(config, script, fn=upgrade, destination_rev=plan.target):
+        script.run_env()

@@ -300,6 +300,20 @@ class Migrations:
         """Revisions not applied yet, in an order ``upgrade heads`` may apply them."""
         return _oldest_first([r for r in script.walk_revisions() if r.revision not in applied])
 
+    def unapplied_by_app(self) -> dict[str, int]:
+        """How many revisions of each app the project database lacks (apps with none left out)."""
+
+        def count(connection: Connection) -> dict[str, int]:
+            script = self.script()
+            applied = self.applied(self.current_heads(connection), script)
+            counts: dict[str, int] = {}
+            for revision in self.pending(applied, script):
+                label = self.app_of(revision)
+                counts[label] = counts.get(label, 0) + 1
+            return counts
+
+        return self.connect(count)
+
     def unapply_plan(
         self, applied: set[str], revisions: Iterable[str], script: ScriptDirectory
     ) -> list[Script]:

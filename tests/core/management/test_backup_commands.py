@@ -30,7 +30,7 @@ from tempest.db.backup import (
     default_backup_path,
 )
 from tests.conftest import SERVICES_REQUIRED, service_url
-from tests.helpers import manage, one_line_error, tempest
+from tests.helpers import manage, one_line_error, tempest, without_contrib_apps
 
 pytestmark = pytest.mark.e2e
 
@@ -124,6 +124,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     created = tempest(root, "startproject", "shop")
     assert created.returncode == 0, created.stderr
     project = root / "shop"
+    without_contrib_apps(project)
     app = manage(project, "startapp", "orders")
     assert app.returncode == 0, app.stderr
     return project

@@ -22,7 +22,14 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PYTHON, clean_env, manage, one_line_error, tempest
+from tests.helpers import (
+    PYTHON,
+    clean_env,
+    manage,
+    one_line_error,
+    tempest,
+    without_contrib_apps,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -133,6 +140,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("datacmd")
     assert tempest(root, "startproject", "shop").returncode == 0
     project = root / "shop"
+    without_contrib_apps(project)
     for args in (["orders"], ["shipping", "--empty"], ["notes", "--empty"]):
         result = manage(project, "startapp", *args)
         assert result.returncode == 0, result.stderr

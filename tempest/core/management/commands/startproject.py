@@ -33,8 +33,8 @@ CONTRIB_APPS: tuple[str, ...] = ("tempest.contrib.auth", "tempest.contrib.admin"
 def command(name: str, directory: Path | None, template: Path | None) -> None:
     """Create a new tempest project.
 
-    Writes manage.py, NAME/settings.py, NAME/asgi.py, .env with a fresh SECRET_KEY,
-    .env.example, .gitignore, pyproject.toml, README.md and tests/ into DIRECTORY
+    Writes manage.py, NAME/settings.py, NAME/asgi.py, .env with a fresh SECRET_KEY and
+    JWT_SECRET, .env.example, .gitignore, pyproject.toml, README.md and tests/ into DIRECTORY
     (default: ./NAME). Nothing is written when anything is wrong.
     """
     from tempest import __version__
@@ -45,6 +45,7 @@ def command(name: str, directory: Path | None, template: Path | None) -> None:
         "project_name": name,
         "settings_class": "".join(part.title() for part in name.split("_")) + "Settings",
         "secret_key": secrets.token_urlsafe(50),
+        "jwt_secret": secrets.token_urlsafe(64),
         "tempest_version": __version__,
         "installed_apps": [app for app in CONTRIB_APPS if _ships(app)],
     }

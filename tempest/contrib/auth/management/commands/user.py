@@ -1,0 +1,91 @@
+"""Create, promote, revoke and list users."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tempest.core.management.base import CommandError, echo
+
+
+@click.group()
+def command() -> None:
+    """Create, promote, revoke and list users (of AUTH_USER_MODEL)."""
+
+
+@command.command()
+@click.option("--email", required=True, help="The user's email.")
+@click.option("--password", help="The password (asked for, hidden, when missing).")
+@click.option(
+    "--admin/--no-admin",
+    default=None,
+    help="Whether the user may sign in to the admin site (asked in a terminal).",
+)
+async def create(email: str, password: str | None, admin: bool | None) -> None:
+    """Create a user."""
+    from tempest.contrib.auth.accounts import check_email, create_user, users_transaction
+
+    try:
+        check_email(email)
+    except ValueError as error:
+        raise CommandError(str(error)) from error
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if admin is None:
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        admin = interactive and click.confirm(
+            "Should this user be an administrator?", default=False
+        )
+    async with users_transaction() as session:
+        user = await create_user(session, email, password, is_admin=admin)
+    echo(f"Created {'administrator' if admin else 'user'} {user.email}.")
+
+
+@command.command()
+@click.option("--email", required=True, help="The user's email (any case).")
+async def promote(email: str) -> None:
+    """Let a user sign in to the admin site (is_admin on)."""
+    await _set_admin(email, True)
+
+
+@command.command()
+@click.option("--email", required=True, help="The user's email (any case).")
+async def revoke(email: str) -> None:
+    """Take admin-site access away from a user (is_admin off)."""
+    await _set_admin(email, False)
+
+
+@command.command(name="list")
+@click.option("--admin", "admins_only", is_flag=True, help="Only administrators.")
+async def list_users(admins_only: bool) -> None:
+    """List users: email, administrator, active, last sign-in."""
+    from sqlalchemy import select
+
+    from tempest.contrib.auth.accounts import users_transaction
+    from tempest.contrib.auth.users import get_user_model
+
+    model = get_user_model()
+    statement = select(model).order_by(model.email)
+    if admins_only:
+        statement = statement.where(model.is_admin.is_(True))
+    async with users_transaction() as session:
+        users = list(await session.scalars(statement))
+    for user in users:
+        flags = ", ".join(
+            flag for flag, on in (("admin", user.is_admin), ("inactive", not user.is_active)) if on
+        )
+        last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "never"
+        echo(f"{user.email}{f' ({flags})' if flags else ''}  last sign-in: {last}", level=0)
+    echo(f"{len(users)} user(s).")
+
+
+async def _set_admin(email: str, is_admin: bool) -> None:
+    from tempest.contrib.auth.accounts import find_user, users_transaction
+
+    async with users_transaction() as session:
+        user = await find_user(session, email)
+        if user is None:
+            raise CommandError(f"no user found with email {email!r}.")
+        user.is_admin = is_admin
+    echo(f"{user.email} is {'now' if is_admin else 'no longer'} an administrator.")
