@@ -128,6 +128,23 @@ _LAZY_EXPORTS: dict[str, str] = {
     "ThrottleStatus": "tempest.utils",
     "MemoryThrottleBackend": "tempest.utils",
     "RedisThrottleBackend": "tempest.utils",
+    # auth flow
+    "UserAuthService": "tempest.contrib.auth.service",
+    "make_auth_router": "tempest.contrib.auth.router",
+    "SignupSchema": "tempest.contrib.auth.schemas",
+    "LoginSchema": "tempest.contrib.auth.schemas",
+    "RefreshSchema": "tempest.contrib.auth.schemas",
+    "LogoutSchema": "tempest.contrib.auth.schemas",
+    "ActivationSchema": "tempest.contrib.auth.schemas",
+    "PasswordResetRequestSchema": "tempest.contrib.auth.schemas",
+    "PasswordResetConfirmSchema": "tempest.contrib.auth.schemas",
+    "TokenPairResponseSchema": "tempest.contrib.auth.schemas",
+    "MFAChallengeResponseSchema": "tempest.contrib.auth.schemas",
+    "MFAEnrollResponseSchema": "tempest.contrib.auth.schemas",
+    "MFAConfirmSchema": "tempest.contrib.auth.schemas",
+    "MFAVerifySchema": "tempest.contrib.auth.schemas",
+    "MFADisableSchema": "tempest.contrib.auth.schemas",
+    "MFARecoveryCodesResponseSchema": "tempest.contrib.auth.schemas",
 }
 
 __all__ = ["__version__", "setup", *_LAZY_EXPORTS]
@@ -199,6 +216,24 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         override_settings as override_settings,
         settings as settings,
     )
+    from tempest.contrib.auth.router import make_auth_router as make_auth_router
+    from tempest.contrib.auth.schemas import (
+        ActivationSchema as ActivationSchema,
+        LoginSchema as LoginSchema,
+        LogoutSchema as LogoutSchema,
+        MFAChallengeResponseSchema as MFAChallengeResponseSchema,
+        MFAConfirmSchema as MFAConfirmSchema,
+        MFADisableSchema as MFADisableSchema,
+        MFAEnrollResponseSchema as MFAEnrollResponseSchema,
+        MFARecoveryCodesResponseSchema as MFARecoveryCodesResponseSchema,
+        MFAVerifySchema as MFAVerifySchema,
+        PasswordResetConfirmSchema as PasswordResetConfirmSchema,
+        PasswordResetRequestSchema as PasswordResetRequestSchema,
+        RefreshSchema as RefreshSchema,
+        SignupSchema as SignupSchema,
+        TokenPairResponseSchema as TokenPairResponseSchema,
+    )
+    from tempest.contrib.auth.service import UserAuthService as UserAuthService
     from tempest.controllers import BaseController as BaseController
     from tempest.core.checks import register_check as register_check
     from tempest.core.context import (

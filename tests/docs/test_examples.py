@@ -35,6 +35,7 @@ EXECUTED = {
     "topics/fixtures.md",
     "topics/backup.md",
     "topics/users.md",
+    "topics/auth-flow.md",
     "commands/index.md",
     "commands/writing.md",
 }
@@ -173,6 +174,12 @@ def test_users(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/users.md")
     assert_ran_everything("topics/users.md", transcript, files=0, commands=7)
     assert "python manage.py user list" in transcript.ran
+
+
+def test_auth_flow(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/auth-flow.md")
+    assert_ran_everything("topics/auth-flow.md", transcript, files=0, commands=6)
+    assert "AUTH_REQUIRE_ACTIVATION=false python manage.py runserver" in transcript.ran
 
 
 def test_commands_reference(run_in_project: RunPage) -> None:

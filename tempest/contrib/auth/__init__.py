@@ -2,8 +2,31 @@
 
 Add ``"tempest.contrib.auth"`` to INSTALLED_APPS (new projects have it). The user model is
 ``AUTH_USER_MODEL`` (default ``"auth.User"``); :func:`get_user_model` returns it.
+:class:`UserAuthService` and :func:`make_auth_router` are the bundled auth flow; they are
+imported on first use.
 """
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from tempest.contrib.auth.users import get_user_model
 
-__all__ = ["get_user_model"]
+if TYPE_CHECKING:
+    from tempest.contrib.auth.router import make_auth_router
+    from tempest.contrib.auth.service import UserAuthService
+
+__all__ = ["UserAuthService", "get_user_model", "make_auth_router"]
+
+_LAZY = {
+    "UserAuthService": "tempest.contrib.auth.service",
+    "make_auth_router": "tempest.contrib.auth.router",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tempest.contrib.auth' has no attribute {name!r}")
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value

@@ -17,6 +17,8 @@ def check_user_model(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
     """AUTH_USER_MODEL names an installed BaseUserModel (auth.E001)."""
     from tempest.contrib.auth.users import get_user_model
 
+    if not _auth_installed():
+        return []
     try:
         get_user_model()
     except ImproperlyConfigured as error:
@@ -29,6 +31,8 @@ def check_jwt_secret(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
     """JWT_SECRET is long enough for JWT_ALGORITHM and not a placeholder (auth.E101)."""
     from tempest.conf import settings
 
+    if not _auth_installed():
+        return []
     algorithm = str(settings.JWT_ALGORITHM)
     secret = str(settings.JWT_SECRET)
     minimum = _HMAC_MIN_BYTES.get(algorithm)
@@ -46,3 +50,10 @@ def check_jwt_secret(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
             id="auth.E101",
         )
     ]
+
+
+def _auth_installed() -> bool:
+    """Checks stay registered once imported; they apply only to projects with this app."""
+    from tempest.apps import apps
+
+    return apps.ready and apps.is_installed("tempest.contrib.auth")

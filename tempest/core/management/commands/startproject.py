@@ -58,6 +58,9 @@ def command(name: str, directory: Path | None, template: Path | None) -> None:
     if target != Path.cwd():
         echo(f"  cd {target}")
     echo("  python manage.py startapp <app_name>")
+    echo("  python manage.py makemigrations")
+    echo("  python manage.py migrate")
+    echo("  python manage.py createsuperuser")
     echo("  python manage.py runserver")
 
 

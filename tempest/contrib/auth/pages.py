@@ -1,0 +1,141 @@
+"""The small HTML pages the emailed links open when no ``AUTH_FRONTEND_URL`` is set.
+
+Two pages, in en-US and pt-BR: the result of an activation link, and a form to choose a
+new password that sends it to ``POST /password-reset/confirm``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+__all__ = ["activation_page", "password_reset_page"]
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "en-US": {
+        "activated_title": "Account activated",
+        "activated": "Your account is active. You can sign in now.",
+        "activation_failed_title": "Activation failed",
+        "activation_failed": (
+            "This activation link is invalid, expired or was already used. Sign up again "
+            "or ask for a new link."
+        ),
+        "reset_title": "Choose a new password",
+        "new_password": "New password",
+        "repeat_password": "Repeat the new password",
+        "submit": "Change password",
+        "mismatch": "The two passwords differ.",
+        "reset_done": "Your password was changed. You can sign in now.",
+        "reset_failed": (
+            "The password was not changed: the link is invalid, expired or was already used."
+        ),
+        "reset_missing_title": "Invalid link",
+        "reset_missing": "This password reset link has no token. Ask for a new link.",
+    },
+    "pt-BR": {
+        "activated_title": "Conta ativada",
+        "activated": "Sua conta está ativa. Você já pode entrar.",
+        "activation_failed_title": "Falha na ativação",
+        "activation_failed": (
+            "Este link de ativação é inválido, expirou ou já foi usado. Cadastre-se de novo "
+            "ou peça um novo link."
+        ),
+        "reset_title": "Escolha uma nova senha",
+        "new_password": "Nova senha",
+        "repeat_password": "Repita a nova senha",
+        "submit": "Trocar senha",
+        "mismatch": "As duas senhas são diferentes.",
+        "reset_done": "Sua senha foi trocada. Você já pode entrar.",
+        "reset_failed": ("A senha não foi trocada: o link é inválido, expirou ou já foi usado."),
+        "reset_missing_title": "Link inválido",
+        "reset_missing": "Este link de redefinição de senha não tem token. Peça um novo link.",
+    },
+}
+
+_SCRIPT = """
+document.getElementById("reset").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const out = document.getElementById("message");
+  if (form.password.value !== form.repeat.value) {
+    out.textContent = form.dataset.mismatch;
+    return;
+  }
+  const response = await fetch(form.dataset.action, {
+    method: "POST",
+    headers: {"Content-Type": "application/json", "Accept-Language": document.documentElement.lang},
+    body: JSON.stringify({token: form.dataset.token, password: form.password.value}),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) {
+    form.remove();
+    out.textContent = form.dataset.done;
+  } else {
+    out.textContent = response.status === 422 && body.detail ? body.detail : form.dataset.failed;
+  }
+});
+"""
+
+
+def _texts(locale: str) -> dict[str, str]:
+    return _TEXTS.get(locale, _TEXTS["en-US"])
+
+
+def _page(locale: str, title: str, body: str) -> str:
+    return (
+        f'<!doctype html>\n<html lang="{escape(locale)}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n"
+        "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;"
+        "padding:0 1rem}label,input,button{display:block;width:100%;margin:.4rem 0}"
+        "input,button{padding:.5rem;font-size:1rem}</style>\n</head>\n<body>\n"
+        f"<h1>{escape(title)}</h1>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def activation_page(locale: str, *, activated: bool) -> str:
+    """The page an activation link opens.
+
+    Args:
+        locale: ``"en-US"`` or ``"pt-BR"`` (others fall back to en-US).
+        activated: Whether the account was activated.
+
+    Returns:
+        The HTML document.
+    """
+    texts = _texts(locale)
+    key = "activated" if activated else "activation_failed"
+    return _page(locale, texts[f"{key}_title"], f'<p id="message">{escape(texts[key])}</p>')
+
+
+def password_reset_page(locale: str, *, token: str | None, action: str) -> str:
+    """The page a password-reset link opens: a form for the new password.
+
+    Args:
+        locale: ``"en-US"`` or ``"pt-BR"`` (others fall back to en-US).
+        token: The token from the link; None shows an error instead of the form.
+        action: The URL of ``POST /password-reset/confirm``.
+
+    Returns:
+        The HTML document.
+    """
+    texts = _texts(locale)
+    if not token:
+        return _page(
+            locale,
+            texts["reset_missing_title"],
+            f'<p id="message">{escape(texts["reset_missing"])}</p>',
+        )
+    form = (
+        f'<form id="reset" method="post" action="{escape(action)}" data-action="{escape(action)}" '
+        f'data-token="{escape(token)}" data-mismatch="{escape(texts["mismatch"])}" '
+        f'data-done="{escape(texts["reset_done"])}" '
+        f'data-failed="{escape(texts["reset_failed"])}">\n'
+        f'<label for="password">{escape(texts["new_password"])}</label>\n'
+        '<input id="password" name="password" type="password" autocomplete="new-password" '
+        "required>\n"
+        f'<label for="repeat">{escape(texts["repeat_password"])}</label>\n'
+        '<input id="repeat" name="repeat" type="password" autocomplete="new-password" required>\n'
+        f'<button type="submit">{escape(texts["submit"])}</button>\n</form>\n'
+        f'<p id="message" role="status"></p>\n<script>{_SCRIPT}</script>'
+    )
+    return _page(locale, texts["reset_title"], form)

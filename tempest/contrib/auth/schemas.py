@@ -1,0 +1,165 @@
+"""Request and response bodies of the bundled auth flow (:mod:`tempest.contrib.auth.router`).
+
+Emails and passwords are plain strings here: :class:`~tempest.contrib.auth.service.
+UserAuthService` checks them and answers with an error that says what to fix.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from tempest.schemas import BaseSchema
+
+__all__ = [
+    "ActivationSchema",
+    "DetailResponseSchema",
+    "LoginSchema",
+    "LogoutSchema",
+    "MFAChallengeResponseSchema",
+    "MFAConfirmSchema",
+    "MFADisableSchema",
+    "MFAEnrollResponseSchema",
+    "MFARecoveryCodesResponseSchema",
+    "MFAVerifySchema",
+    "PasswordResetConfirmSchema",
+    "PasswordResetRequestSchema",
+    "RefreshSchema",
+    "SignupSchema",
+    "TokenPairResponseSchema",
+    "UserResponseSchema",
+]
+
+# Generous bounds that keep absurd inputs (megabytes of "password") away from bcrypt.
+_EMAIL = Field(min_length=1, max_length=320)
+_PASSWORD = Field(min_length=1, max_length=1024)
+_TOKEN = Field(min_length=1, max_length=2048)
+
+
+class SignupSchema(BaseSchema):
+    """``POST /signup``: the new account's email and password."""
+
+    email: str = _EMAIL
+    password: str = _PASSWORD
+
+
+class LoginSchema(BaseSchema):
+    """``POST /login``: the account's email and password."""
+
+    email: str = _EMAIL
+    password: str = _PASSWORD
+
+
+class ActivationSchema(BaseSchema):
+    """``POST /activate``: the token from the activation email."""
+
+    token: str = _TOKEN
+
+
+class RefreshSchema(BaseSchema):
+    """``POST /refresh``: the refresh token of the last token pair."""
+
+    refresh_token: str = _TOKEN
+
+
+class LogoutSchema(BaseSchema):
+    """``POST /logout``: the refresh token to revoke."""
+
+    refresh_token: str = _TOKEN
+
+
+class PasswordResetRequestSchema(BaseSchema):
+    """``POST /password-reset/request``: where to send the reset link."""
+
+    email: str = _EMAIL
+
+
+class PasswordResetConfirmSchema(BaseSchema):
+    """``POST /password-reset/confirm``: the token from the email and the new password."""
+
+    token: str = _TOKEN
+    password: str = _PASSWORD
+
+
+class MFAConfirmSchema(BaseSchema):
+    """``POST /mfa/confirm``: the first code the authenticator app shows."""
+
+    code: str = Field(min_length=1, max_length=32)
+
+
+class MFAVerifySchema(BaseSchema):
+    """``POST /mfa/verify``: the login's ``mfa_token`` and a code or a recovery code."""
+
+    mfa_token: str = _TOKEN
+    code: str | None = Field(default=None, min_length=1, max_length=32)
+    recovery_code: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_second_factor(self) -> MFAVerifySchema:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send exactly one of 'code' (from the app) or 'recovery_code'")
+        return self
+
+
+class MFADisableSchema(BaseSchema):
+    """``POST /mfa/disable``: a current code or the account's password."""
+
+    code: str | None = Field(default=None, min_length=1, max_length=32)
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> MFADisableSchema:
+        if (self.code is None) == (self.password is None):
+            raise ValueError("send exactly one of 'code' (from the app) or 'password'")
+        return self
+
+
+class TokenPairResponseSchema(BaseSchema):
+    """A signed-in session: a short-lived access token and a refresh token."""
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class MFAChallengeResponseSchema(BaseSchema):
+    """The password was right; the account needs its second factor at ``/mfa/verify``."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    expires_in: int = Field(description="Seconds until the mfa_token expires.")
+
+
+class MFAEnrollResponseSchema(BaseSchema):
+    """The new TOTP secret, to type or scan (``otpauth_uri`` as a QR code)."""
+
+    secret: str
+    otpauth_uri: str
+
+
+class MFARecoveryCodesResponseSchema(BaseSchema):
+    """One-time recovery codes, shown once: the server keeps only their digests."""
+
+    recovery_codes: list[str]
+
+
+class DetailResponseSchema(BaseSchema):
+    """A short message for the user."""
+
+    detail: str
+
+
+class UserResponseSchema(BaseSchema):
+    """The public view of a user."""
+
+    id: uuid.UUID
+    email: str
+    is_active: bool
+    is_admin: bool
+    mfa_enabled: bool = False
+    last_login_at: datetime | None = None
+    created_at: datetime
