@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -107,6 +108,30 @@ async def test_each_application_gets_its_own_auth_router(build: Build) -> None:
     env = await build()
     assert routers.router is not routers.router  # built per application, with its service
     assert (await env.http.post("/api/auth/login", json={})).status_code == 422  # mounted
+
+
+async def test_a_project_route_wins_over_the_auth_apps_on_the_same_path(
+    build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "shadow"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "apps.py").write_text(
+        "from tempest.apps import AppConfig\n\n\n"
+        "class ShadowConfig(AppConfig):\n"
+        '    name = "shadow"\n'
+        '    api_prefix = "/api/auth"\n'
+    )
+    (package / "routers.py").write_text(
+        "from fastapi import APIRouter\n\nrouter = APIRouter()\n\n\n"
+        '@router.post("/login")\n'
+        "async def login() -> dict[str, bool]:\n"
+        '    return {"shadow": True}\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env = await build(INSTALLED_APPS=["tempest.contrib.auth", "shadow"])
+    assert (await env.http.post("/api/auth/login", json={})).json() == {"shadow": True}
+    assert (await env.http.post("/api/auth/refresh", json={})).status_code == 422  # auth's
 
 
 # -- signup and activation ----------------------------------------------------------------
