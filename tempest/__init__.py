@@ -135,6 +135,7 @@ _LAZY_EXPORTS: dict[str, str] = {
     "LoginSchema": "tempest.contrib.auth.schemas",
     "RefreshSchema": "tempest.contrib.auth.schemas",
     "LogoutSchema": "tempest.contrib.auth.schemas",
+    "ActivationResendSchema": "tempest.contrib.auth.schemas",
     "ActivationSchema": "tempest.contrib.auth.schemas",
     "PasswordResetRequestSchema": "tempest.contrib.auth.schemas",
     "PasswordResetConfirmSchema": "tempest.contrib.auth.schemas",
@@ -218,6 +219,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     )
     from tempest.contrib.auth.router import make_auth_router as make_auth_router
     from tempest.contrib.auth.schemas import (
+        ActivationResendSchema as ActivationResendSchema,
         ActivationSchema as ActivationSchema,
         LoginSchema as LoginSchema,
         LogoutSchema as LogoutSchema,

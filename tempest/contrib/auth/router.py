@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tempest.contrib.auth.base import BaseUserModel
 from tempest.contrib.auth.pages import activation_page, password_reset_page
 from tempest.contrib.auth.schemas import (
+    ActivationResendSchema,
     ActivationSchema,
     DetailResponseSchema,
     LoginSchema,
@@ -46,6 +47,11 @@ PASSWORD_RESET_REQUESTED = (
     "If an active account uses this email, a link to choose a new password was sent to it."
 )
 """The one answer of ``POST /password-reset/request``, whether or not the account exists."""
+
+ACTIVATION_RESENT = (
+    "If an account that is not active yet uses this email, a new activation link was sent to it."
+)
+"""The one answer of ``POST /activate/resend``, whether or not the account exists."""
 
 _ACTIVATE_PAGE = "auth_activate_page"
 _RESET_PAGE = "auth_password_reset_page"
@@ -167,6 +173,24 @@ def make_auth_router(
         """Revoke the refresh token (and the rest of its session)."""
         await auth.logout(session, data.refresh_token)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.post(
+        "/activate/resend",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=DetailResponseSchema,
+        summary="Email a new activation link",
+    )
+    async def activation_resend(
+        data: ActivationResendSchema, request: Request, session: Session
+    ) -> DetailResponseSchema:
+        """Send a new activation link; the answer is the same whether or not it was sent."""
+        await auth.resend_activation(
+            session,
+            data.email,
+            activation_link=_link(auth, request, "/activate", _ACTIVATE_PAGE),
+            locale=_locale(auth, request),
+        )
+        return DetailResponseSchema(detail=ACTIVATION_RESENT)
 
     @router.post(
         "/password-reset/request",

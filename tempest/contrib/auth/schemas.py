@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from tempest.schemas import BaseSchema
 
 __all__ = [
+    "ActivationResendSchema",
     "ActivationSchema",
     "DetailResponseSchema",
     "LoginSchema",
@@ -69,6 +70,12 @@ class LogoutSchema(BaseSchema):
     """``POST /logout``: the refresh token to revoke."""
 
     refresh_token: str = _TOKEN
+
+
+class ActivationResendSchema(BaseSchema):
+    """``POST /activate/resend``: the account that needs a new activation link."""
+
+    email: str = _EMAIL
 
 
 class PasswordResetRequestSchema(BaseSchema):

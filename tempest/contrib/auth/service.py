@@ -106,6 +106,13 @@ def _as_aware(value: datetime) -> datetime:
     return value
 
 
+_EMAILS: dict[UserTokenPurpose, tuple[str, str]] = {
+    UserTokenPurpose.ACTIVATION: ("activation", "/activate"),
+    UserTokenPurpose.PASSWORD_RESET: ("password_reset", "/password-reset"),
+}
+"""The email template and the page path of each kind of emailed token."""
+
+
 class UserAuthService:
     """Signup, activation, login, refresh, logout, password reset, MFA and ``/me``.
 
@@ -752,32 +759,71 @@ class UserAuthService:
         Raises:
             ValidationException: The email is malformed (422).
         """
-        import logging
-
-        from tempest.mail import EmailError
-
         email = self._check_email(email)
         user = await self.find_user(session, email)
         if user is None or not user.is_active:
             return
+        ttl = timedelta(seconds=int(self._setting("AUTH_PASSWORD_RESET_TTL_SECONDS", 3_600)))
+        await self._send_token_quietly(
+            session, user, UserTokenPurpose.PASSWORD_RESET, ttl, reset_link, locale
+        )
+
+    async def resend_activation(
+        self,
+        session: AsyncSession,
+        email: str,
+        *,
+        activation_link: LinkBuilder | None = None,
+        locale: str | None = None,
+    ) -> None:
+        """Email a new activation link to an account that is not active yet.
+
+        For a user whose first link expired or got lost. Returns the same way whether or
+        not such an account exists (a failed email is logged), so the answer reveals
+        nothing; the earlier links keep working until they expire.
+
+        Args:
+            session: The request's session.
+            email: The account's email.
+            activation_link: Builds the emailed URL from the token; default
+                ``AUTH_FRONTEND_URL + "/activate?token=..."``.
+            locale: The email's locale.
+
+        Raises:
+            ValidationException: The email is malformed (422).
+        """
+        email = self._check_email(email)
+        user = await self.find_user(session, email)
+        if user is None or user.is_active or not self._setting("AUTH_REQUIRE_ACTIVATION", True):
+            return
+        ttl = timedelta(seconds=int(self._setting("AUTH_ACTIVATION_TTL_SECONDS", 86_400)))
+        await self._send_token_quietly(
+            session, user, UserTokenPurpose.ACTIVATION, ttl, activation_link, locale
+        )
+
+    async def _send_token_quietly(
+        self,
+        session: AsyncSession,
+        user: BaseUserModel,
+        purpose: UserTokenPurpose,
+        ttl: timedelta,
+        link: LinkBuilder | None,
+        locale: str | None,
+    ) -> None:
+        """Issue an emailed token and send it; an email that fails is logged, not raised."""
+        import logging
+
+        from tempest.mail import EmailError
+
+        template, path = _EMAILS[purpose]
         try:
             async with atomic(session):
-                token = await self._issue_email_token(
-                    session,
-                    user,
-                    UserTokenPurpose.PASSWORD_RESET,
-                    timedelta(seconds=int(self._setting("AUTH_PASSWORD_RESET_TTL_SECONDS", 3_600))),
-                )
-                await self._send(
-                    user.email,
-                    "password_reset",
-                    self._link(reset_link, "/password-reset", token),
-                    locale,
-                )
+                token = await self._issue_email_token(session, user, purpose, ttl)
+                await self._send(user.email, template, self._link(link, path, token), locale)
         except AppException as error:
             if not isinstance(error.__cause__, EmailError):
                 raise
-            logging.getLogger(__name__).error("password reset email not sent: %s", error.__cause__)
+            logging.getLogger(__name__).error("%s email not sent: %s", template, error.__cause__)
 
     async def confirm_password_reset(
         self, session: AsyncSession, token: str, password: str

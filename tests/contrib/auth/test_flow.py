@@ -41,6 +41,7 @@ def bearer(token: str) -> dict[str, str]:
 JSON_ENDPOINTS = [
     "/signup",
     "/activate",
+    "/activate/resend",
     "/login",
     "/refresh",
     "/logout",
@@ -176,6 +177,26 @@ async def test_activation_token_by_api_works_once(env: AuthEnv) -> None:
     assert second.json()["code"] == "INVALID_TOKEN"
     forged = await env.http.post(f"{AUTH}/activate", json={"token": token + "x"})
     assert forged.status_code == 401
+
+
+async def test_a_lost_activation_link_can_be_sent_again(env: AuthEnv) -> None:
+    await env.signup("ana@example.com")
+    first = env.last_link()
+    resent = await env.http.post(f"{AUTH}/activate/resend", json={"email": "ANA@example.com"})
+    assert resent.status_code == 202
+    assert len(env.smtp.messages) == 2 and env.smtp.messages[-1].rcpt_tos == ["ana@example.com"]
+    second = env.last_link()
+    assert second != first
+    assert (await env.http.get(second)).status_code == 200
+    assert (await env.login("ana@example.com")).status_code == 200
+
+    # active or unknown accounts: the same answer, and no email
+    for email in ("ana@example.com", "nobody@example.com"):
+        again = await env.http.post(f"{AUTH}/activate/resend", json={"email": email})
+        assert (again.status_code, again.json()) == (resent.status_code, resent.json())
+    assert len(env.smtp.messages) == 2
+    malformed = await env.http.post(f"{AUTH}/activate/resend", json={"email": "not-an-email"})
+    assert malformed.status_code == 422
 
 
 async def test_a_duplicate_email_is_a_conflict(env: AuthEnv) -> None:
