@@ -102,6 +102,11 @@ class AppConfig:
             ) from error
 
     @property
+    def ships_with_tempest(self) -> bool:
+        """Whether the app is one of tempest's own (``tempest.contrib.*``)."""
+        return self.name.startswith("tempest.")
+
+    @property
     def migrations_path(self) -> Path:
         """The app's Alembic revisions folder (``<app>/migrations``)."""
         return self.path / "migrations"

@@ -199,22 +199,17 @@ class Apps:
             config = self.get_containing_app_config(model.__module__)
             if config is not None:
                 by_app[config.label].append(model)
+        # SQLAlchemy keeps mappers in a set; a module's namespace keeps definition order.
+        positions: dict[int, int] = {}  # id(class) -> place in its module's namespace
+        for module_name in {model.__module__ for models in by_app.values() for model in models}:
+            module = sys.modules.get(module_name)
+            for index, value in enumerate(vars(module).values() if module else ()):
+                positions.setdefault(id(value), index)
         for models in by_app.values():
-            models.sort(key=_definition_order)
+            models.sort(key=lambda model: (model.__module__, positions.get(id(model), 1 << 30)))
         if app_label is not None:
             return by_app[app_label]
         return [model for models in by_app.values() for model in models]
-
-
-def _definition_order(model: type[Any]) -> tuple[str, int]:
-    """Where a model is defined: its module, then its place in the module's namespace.
-
-    SQLAlchemy keeps mappers in a set; the module's namespace keeps definition order.
-    """
-    module = sys.modules.get(model.__module__)
-    namespace = list(vars(module).values()) if module is not None else []
-    position = next((i for i, value in enumerate(namespace) if value is model), len(namespace))
-    return model.__module__, position
 
 
 def _declared_table_names() -> set[str]:

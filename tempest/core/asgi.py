@@ -83,7 +83,7 @@ def _include_app_routers(app: FastAPI) -> None:
     # The project's apps first, tempest's own (contrib) apps after: a project route wins
     # over a contrib route of the same path, and FastAPI tries every route of an included
     # router before the next one, so the project's requests do not pay for the auth API's.
-    ordered = sorted(found, key=lambda item: item[0].name.startswith("tempest."))
+    ordered = sorted(found, key=lambda item: item[0].ships_with_tempest)
     for config, module in ordered:
         router = getattr(module, "router", None)
         if not isinstance(router, APIRouter):

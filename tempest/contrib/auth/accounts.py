@@ -31,21 +31,35 @@ def check_email(email: str) -> str:
         raise ValueError(f"{email!r} is not a valid email address: {error}") from None
 
 
-def check_password(password: str) -> str:
-    """``password``, or ValueError when it is shorter than ``AUTH_PASSWORD_MIN_LENGTH``."""
-    from tempest.conf import settings
+def check_password(password: str, minimum: int | None = None) -> str:
+    """``password``, or ValueError when it is too short.
 
-    minimum = int(getattr(settings, "AUTH_PASSWORD_MIN_LENGTH", 8))
+    Args:
+        password: The new password.
+        minimum: The shortest length allowed (default ``AUTH_PASSWORD_MIN_LENGTH``).
+    """
+    if minimum is None:
+        from tempest.conf import settings
+
+        minimum = int(getattr(settings, "AUTH_PASSWORD_MIN_LENGTH", 8))
     if len(password) < minimum:
         raise ValueError(f"The password must have at least {minimum} characters.")
     return password
 
 
-async def find_user(session: AsyncSession, email: str) -> BaseUserModel | None:
-    """The user with this email (compared normalized), or None."""
+async def find_user(
+    session: AsyncSession, email: str, model: type[BaseUserModel] | None = None
+) -> BaseUserModel | None:
+    """The user with this email (compared normalized), or None.
+
+    Args:
+        session: Where to look.
+        email: The email, in any case.
+        model: The user model (default ``get_user_model()``).
+    """
     from sqlalchemy import select
 
-    model = get_user_model()
+    model = model or get_user_model()
     statement = select(model).where(model.email == normalize_email(email))
     found: BaseUserModel | None = await session.scalar(statement)
     return found

@@ -419,14 +419,17 @@ class UserAuthService:
             ) from None
 
     def _check_new_password(self, password: str) -> str:
+        from tempest.contrib.auth.accounts import check_password
+
         minimum = int(self._setting("AUTH_PASSWORD_MIN_LENGTH", 8))
-        if len(password) < minimum:
+        try:
+            return check_password(password, minimum)
+        except ValueError as error:
             raise ValidationException(
-                f"The password must have at least {minimum} characters.",
+                str(error),
                 code="PASSWORD_TOO_SHORT",
                 details={"field": "password", "min_length": minimum},
-            )
-        return password
+            ) from None
 
     async def _hash_password(self, password: str) -> str:
         from starlette.concurrency import run_in_threadpool
@@ -466,11 +469,9 @@ class UserAuthService:
 
     async def find_user(self, session: AsyncSession, email: str) -> BaseUserModel | None:
         """The user with this email (compared normalized), or None."""
-        model = self.user_model
-        found: BaseUserModel | None = await session.scalar(
-            select(model).where(model.email == normalize_email(email))
-        )
-        return found
+        from tempest.contrib.auth.accounts import find_user
+
+        return await find_user(session, email, self.user_model)
 
     # -- signup and activation ---------------------------------------------------------------
 

@@ -73,13 +73,8 @@ def make_revisions(
     """
     chosen = [migrations.app(label) for label in labels] or list(migrations.apps.values())
     if empty and not labels:
-        shipped = Path(__file__).resolve().parents[2]  # the tempest package: contrib apps
         example = next(
-            (
-                label
-                for label, app in migrations.apps.items()
-                if not app.directory.resolve().is_relative_to(shipped)
-            ),
+            (label for label, app in migrations.apps.items() if not app.ships_with_tempest),
             "APP",
         )
         raise MigrationError(

@@ -37,11 +37,13 @@ class MigratedApp:
         label: The app label, also the label of its Alembic branch.
         directory: ``<app>/migrations``, where its revisions live.
         tables: The tables its models declare.
+        ships_with_tempest: One of tempest's own apps, whose migrations come with it.
     """
 
     label: str
     directory: Path
     tables: frozenset[str]
+    ships_with_tempest: bool = False
 
     def revision_files(self) -> list[Path]:
         """The revision modules in :attr:`directory` (none when it does not exist)."""
@@ -91,6 +93,7 @@ class Migrations:
                 label=config.label,
                 directory=config.migrations_path,
                 tables=frozenset(apps.get_table_names(config.label)),
+                ships_with_tempest=config.ships_with_tempest,
             )
             if app.tables or app.revision_files():
                 migrated.append(app)

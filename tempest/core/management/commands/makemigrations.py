@@ -52,8 +52,8 @@ def command(
             unapplied = migrations.unapplied_by_app()
             labels = tuple(
                 label
-                for label in migrations.apps
-                if not (label in unapplied and _ships_with_tempest(label))
+                for label, app in migrations.apps.items()
+                if not (label in unapplied and app.ships_with_tempest)
             )
             if not labels:
                 echo("No changes detected.")
@@ -77,9 +77,3 @@ def command(
         raise CommandError(
             "Models and migrations differ; run `manage.py makemigrations` and commit the result."
         )
-
-
-def _ships_with_tempest(label: str) -> bool:
-    from tempest.apps import apps
-
-    return apps.get_app_config(label).name.startswith("tempest.")
