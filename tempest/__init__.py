@@ -128,6 +128,12 @@ _LAZY_EXPORTS: dict[str, str] = {
     "ThrottleStatus": "tempest.utils",
     "MemoryThrottleBackend": "tempest.utils",
     "RedisThrottleBackend": "tempest.utils",
+    "CPUMetrics": "tempest.utils",
+    "DiskMetrics": "tempest.utils",
+    "GPUMetrics": "tempest.utils",
+    "MemoryMetrics": "tempest.utils",
+    "MetricsUtils": "tempest.utils",
+    "SystemMetrics": "tempest.utils",
     # auth flow
     "UserAuthService": "tempest.contrib.auth.service",
     "make_auth_router": "tempest.contrib.auth.router",
@@ -146,6 +152,14 @@ _LAZY_EXPORTS: dict[str, str] = {
     "MFAVerifySchema": "tempest.contrib.auth.schemas",
     "MFADisableSchema": "tempest.contrib.auth.schemas",
     "MFARecoveryCodesResponseSchema": "tempest.contrib.auth.schemas",
+    # admin site
+    "AdminSite": "tempest.contrib.admin",
+    "AdminModel": "tempest.contrib.admin",
+    "AdminTheme": "tempest.contrib.admin",
+    "AdminAuthBackend": "tempest.contrib.admin",
+    "AdminAuthError": "tempest.contrib.admin",
+    "UserModelAuthBackend": "tempest.contrib.admin",
+    "make_admin_router": "tempest.contrib.admin",
 }
 
 __all__ = ["__version__", "setup", *_LAZY_EXPORTS]
@@ -304,6 +318,14 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     from tempest.services import BaseService as BaseService
     from tempest.utils import modify_dict as modify_dict, to_utc as to_utc, utcnow as utcnow
     from tempest.utils.jwt import JWTUtils as JWTUtils
+    from tempest.utils.metrics import (
+        CPUMetrics as CPUMetrics,
+        DiskMetrics as DiskMetrics,
+        GPUMetrics as GPUMetrics,
+        MemoryMetrics as MemoryMetrics,
+        MetricsUtils as MetricsUtils,
+        SystemMetrics as SystemMetrics,
+    )
     from tempest.utils.opaque_tokens import (
         generate_opaque_token as generate_opaque_token,
         hash_opaque_token as hash_opaque_token,

@@ -13,6 +13,9 @@ import pytest
 from tempest.db import AsyncDatabaseManager
 from tests.helpers import manage, tempest
 
+# The browser fixtures (browser, page, artifacts_dir) and their hook.
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture(scope="session")
 def shared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:

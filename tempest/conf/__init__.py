@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tempest.conf.environ import ENVIRONMENT_VARIABLE
 
 _MIXINS = [
+    "AdminSettings",
     "AuthSettings",
     "BaseAppSettings",
     "CORSSettings",
@@ -58,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
         settings as settings,
     )
     from tempest.conf.mixins import (
+        AdminSettings as AdminSettings,
         AuthSettings as AuthSettings,
         BaseAppSettings as BaseAppSettings,
         CORSSettings as CORSSettings,
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_MIDDLEWARE",
     "ENVIRONMENT_VARIABLE",
+    "AdminSettings",
     "AuthSettings",
     "BaseAppSettings",
     "CORSSettings",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from tempest.conf.mixins import (
+    AdminSettings,
     AuthSettings,
     BaseAppSettings,
     CORSSettings,
@@ -31,6 +32,7 @@ class Settings(
     AuthSettings,
     EmailSettings,
     TokenSettings,
+    AdminSettings,
     BaseAppSettings,
 ):
     """Base class of a project's settings.

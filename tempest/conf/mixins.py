@@ -189,3 +189,19 @@ class AuthSettings(BaseAppSettings):
         default=12, ge=4, le=31, description="bcrypt cost of new password hashes."
     )
     AUTH_PASSWORD_MIN_LENGTH: int = Field(default=8, ge=1)
+
+
+class AdminSettings(BaseAppSettings):
+    """The admin site (``tempest.contrib.admin``)."""
+
+    ADMIN_SECRET_KEY: str = Field(
+        default="",
+        description="Signs the admin's session cookie (at least 32 bytes); empty: SECRET_KEY.",
+    )
+    ADMIN_COOKIE_SECURE: bool | None = Field(
+        default=None,
+        description="Send the admin's cookie over HTTPS only; default: yes unless DEBUG.",
+    )
+    ADMIN_SHOW_METRICS: bool = Field(
+        default=True, description="Show CPU, memory and disk on the dashboard (needs psutil)."
+    )

@@ -91,7 +91,9 @@ def _include_app_routers(app: FastAPI) -> None:
                 f"{config.name}.routers must define `router`, a fastapi.APIRouter."
             )
         tags: list[Any] | None = None if router.tags else [config.label]
-        app.include_router(router, prefix=config.api_prefix, tags=tags)
+        # A router already under the app's prefix (the admin's) is not prefixed twice.
+        prefix = "" if router.prefix == config.api_prefix else config.api_prefix
+        app.include_router(router, prefix=prefix, tags=tags)
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:

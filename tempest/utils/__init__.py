@@ -1,7 +1,7 @@
 """Small helpers shared across tempest.
 
 This package stays light: importing it never imports pydantic, SQLAlchemy or FastAPI, nor
-bcrypt, PyJWT, pyotp or redis. The security helpers are resolved on first use (PEP 562).
+bcrypt, PyJWT, pyotp, redis or psutil. The helpers that need them load on first use (PEP 562).
 """
 
 from importlib import import_module
@@ -12,6 +12,14 @@ from tempest.utils.timezone import to_utc, utcnow
 
 if TYPE_CHECKING:
     from tempest.utils.jwt import JWTUtils
+    from tempest.utils.metrics import (
+        CPUMetrics,
+        DiskMetrics,
+        GPUMetrics,
+        MemoryMetrics,
+        MetricsUtils,
+        SystemMetrics,
+    )
     from tempest.utils.opaque_tokens import (
         generate_opaque_token,
         hash_opaque_token,
@@ -30,10 +38,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AttemptThrottle",
+    "CPUMetrics",
+    "DiskMetrics",
+    "GPUMetrics",
     "JWTUtils",
+    "MemoryMetrics",
     "MemoryThrottleBackend",
+    "MetricsUtils",
     "PasswordUtils",
     "RedisThrottleBackend",
+    "SystemMetrics",
     "TOTPHelper",
     "ThrottleBackend",
     "ThrottleResult",
@@ -59,6 +73,12 @@ _LAZY = {
     "ThrottleBackend": "tempest.utils.throttle",
     "ThrottleResult": "tempest.utils.throttle",
     "ThrottleStatus": "tempest.utils.throttle",
+    "CPUMetrics": "tempest.utils.metrics",
+    "DiskMetrics": "tempest.utils.metrics",
+    "GPUMetrics": "tempest.utils.metrics",
+    "MemoryMetrics": "tempest.utils.metrics",
+    "MetricsUtils": "tempest.utils.metrics",
+    "SystemMetrics": "tempest.utils.metrics",
 }
 
 

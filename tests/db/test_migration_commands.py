@@ -198,10 +198,10 @@ def test_bad_input(project: Callable[..., subprocess.CompletedProcess[str]]) -> 
     assert "tempest.W022" in ok(run("check"))
 
     assert error_line(run("makemigrations", "ordrs")) == (
-        "Error: No installed app with label 'ordrs'; installed: auth, orders."
+        "Error: No installed app with label 'ordrs'; installed: auth, admin, orders."
     )
     assert error_line(run("sqlmigrate", "ordrs", "0123")) == (
-        "Error: No installed app with label 'ordrs'; installed: auth, orders."
+        "Error: No installed app with label 'ordrs'; installed: auth, admin, orders."
     )
     assert error_line(run("makemigrations", "--empty")) == (
         "Error: makemigrations --empty needs the label of the app to add the revision to, "

@@ -36,6 +36,8 @@ EXECUTED = {
     "topics/backup.md",
     "topics/users.md",
     "topics/auth-flow.md",
+    "topics/metrics.md",
+    "topics/admin.md",
     "commands/index.md",
     "commands/writing.md",
 }
@@ -180,6 +182,19 @@ def test_auth_flow(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/auth-flow.md")
     assert_ran_everything("topics/auth-flow.md", transcript, files=0, commands=6)
     assert "AUTH_REQUIRE_ACTIVATION=false python manage.py runserver" in transcript.ran
+
+
+def test_metrics(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/metrics.md")
+    assert_ran_everything("topics/metrics.md", transcript, files=1, commands=1)
+    assert transcript.written == ["report.py"]
+
+
+def test_admin(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/admin.md")
+    assert_ran_everything("topics/admin.md", transcript, files=3, commands=7)
+    assert transcript.written[1] == "orders/admin.py"
+    assert transcript.ran[-1] == "pytest -q orders/tests/test_admin.py"
 
 
 def test_commands_reference(run_in_project: RunPage) -> None:

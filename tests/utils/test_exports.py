@@ -24,8 +24,16 @@ SECURITY_NAMES = [
     "MemoryThrottleBackend",
     "RedisThrottleBackend",
 ]
+METRICS_NAMES = [
+    "MetricsUtils",
+    "CPUMetrics",
+    "MemoryMetrics",
+    "DiskMetrics",
+    "GPUMetrics",
+    "SystemMetrics",
+]
 
-HEAVY = "{'bcrypt', 'jwt', 'pyotp', 'redis', 'cryptography'}"
+HEAVY = "{'bcrypt', 'jwt', 'pyotp', 'redis', 'cryptography', 'psutil', 'pynvml'}"
 
 
 def _loaded_after(statement: str) -> str:
@@ -47,9 +55,11 @@ def test_each_helper_loads_only_its_own_library() -> None:
     assert "'bcrypt'" in _loaded_after(
         "from tempest.utils import PasswordUtils as P; P(4).hash('x')"
     )
+    assert _loaded_after("from tempest import MetricsUtils, SystemMetrics") == "[]"
+    assert _loaded_after("from tempest.utils import MetricsUtils as M; M.memory()") == "['psutil']"
 
 
-@pytest.mark.parametrize("name", SECURITY_NAMES)
+@pytest.mark.parametrize("name", SECURITY_NAMES + METRICS_NAMES)
 def test_the_names_are_importable_from_tempest_utils_and_tempest(name: str) -> None:
     assert name in tempest.utils.__all__ and name in tempest.__all__
     assert getattr(tempest, name) is getattr(tempest.utils, name)

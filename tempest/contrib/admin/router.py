@@ -1,0 +1,114 @@
+"""make_admin_router: the admin's pages as a FastAPI router."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tempest.contrib.admin.backends import AdminAuthBackend, UserModelAuthBackend
+from tempest.contrib.admin.sessions import DEFAULT_MAX_AGE, SignedCookieSessionStore
+from tempest.contrib.admin.sites import AdminSite
+from tempest.db import AsyncDatabaseManager
+from tempest.utils.throttle import AttemptThrottle
+
+__all__ = ["make_admin_router"]
+
+_Handler = Callable[[Request], Awaitable[Response]]
+
+
+def make_admin_router(
+    site: AdminSite,
+    *,
+    secret_key: str,
+    db: AsyncDatabaseManager | None = None,
+    auth_backend: AdminAuthBackend | None = None,
+    prefix: str = "/admin",
+    cookie_secure: bool = True,
+    cookie_samesite: Literal["lax", "strict", "none"] = "lax",
+    session_max_age: int = DEFAULT_MAX_AGE,
+    show_metrics: bool = True,
+    export_max_rows: int = 5000,
+    throttle: AttemptThrottle | None = None,
+) -> APIRouter:
+    """Build the admin of ``site`` as a router to include in a FastAPI app.
+
+    Args:
+        site: The registered models.
+        secret_key: Signs the session cookie; at least 32 bytes.
+        db: The database; default the project's (``tempest.db.database``).
+        auth_backend: Who may sign in; default :class:`UserModelAuthBackend` on the
+            project's user model.
+        prefix: Where the admin lives (``/admin``).
+        cookie_secure: Send the cookie over HTTPS only; turn off for local HTTP.
+        cookie_samesite: The cookie's SameSite attribute.
+        session_max_age: Seconds a sign-in lasts (8 hours).
+        show_metrics: Show CPU, memory and disk on the dashboard (needs psutil).
+        export_max_rows: Most rows one CSV or JSON export holds.
+        throttle: Locks sign-in after repeated failures; default 5 failures in 5 minutes
+            lock the email for 15 minutes, in this process.
+
+    Returns:
+        The router; its routes are not part of the OpenAPI schema.
+
+    Raises:
+        ValueError: ``secret_key`` is shorter than 32 bytes, or another argument is out of
+            range.
+    """
+    from tempest.contrib.admin.views import AdminViews
+
+    if export_max_rows < 1:
+        raise ValueError(f"export_max_rows must be at least 1, got {export_max_rows}")
+    prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+    store = SignedCookieSessionStore(
+        secret_key,
+        secure=cookie_secure,
+        same_site=cookie_samesite,
+        max_age=session_max_age,
+        path=prefix or "/",
+    )
+    views = AdminViews(
+        site,
+        db=db,
+        auth_backend=auth_backend or UserModelAuthBackend(),
+        store=store,
+        prefix=prefix,
+        show_metrics=show_metrics,
+        export_max_rows=export_max_rows,
+        throttle=throttle or AttemptThrottle(),
+    )
+    router = APIRouter(prefix=prefix, include_in_schema=False)
+
+    def add(path: str, handler: _Handler, method: str, name: str) -> None:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as error:
+                if not views.handles(error):
+                    raise
+                return views.problem_response(request, error)
+
+        endpoint.__name__ = name
+        router.add_api_route(path, endpoint, methods=[method], name=f"admin:{name}")
+
+    add("/", views.dashboard, "GET", "index")
+    add("/login", views.login_form, "GET", "login_form")
+    add("/login", views.login, "POST", "login")
+    add("/mfa", views.mfa_form, "GET", "mfa_form")
+    add("/mfa", views.mfa, "POST", "mfa")
+    add("/logout", views.logout, "POST", "logout")
+    add("/static/{name}", views.static_file, "GET", "static")
+    add("/m/{slug}/", views.list_rows, "GET", "list")
+    add("/m/{slug}/export.{kind:str}", views.export, "GET", "export")
+    add("/m/{slug}/bulk", views.bulk, "POST", "bulk")
+    add("/m/{slug}/new", views.create_form, "GET", "create_form")
+    add("/m/{slug}/new", views.create, "POST", "create")
+    add("/m/{slug}/autocomplete", views.autocomplete, "GET", "autocomplete")
+    add("/m/{slug}/{identity}", views.detail, "GET", "detail")
+    add("/m/{slug}/{identity}/edit", views.edit_form, "GET", "edit_form")
+    add("/m/{slug}/{identity}/edit", views.edit, "POST", "edit")
+    add("/m/{slug}/{identity}/delete", views.delete, "POST", "delete")
+    return router

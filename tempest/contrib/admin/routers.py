@@ -1,0 +1,68 @@
+"""The project's admin at /admin: the default ``site`` with every installed app's admin.py."""
+
+from typing import Any
+
+from fastapi import APIRouter
+
+
+def __getattr__(name: str) -> Any:
+    # Built per application, from the settings and the apps it starts with.
+    if name == "router":
+        return build_router()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def build_router() -> APIRouter:
+    """The admin router of the configured project.
+
+    Imports each installed app's ``admin`` module, then serves the models of installed
+    apps registered on :data:`tempest.contrib.admin.site`. Without a secret of 32 bytes
+    (``ADMIN_SECRET_KEY`` or ``SECRET_KEY``) every admin page answers 503 with the fix;
+    ``manage.py check`` reports it too.
+    """
+    from tempest.apps import apps
+    from tempest.conf import settings
+    from tempest.contrib.admin.router import make_admin_router
+    from tempest.contrib.admin.sessions import MIN_SECRET_BYTES
+    from tempest.contrib.admin.sites import site
+    from tempest.utils.throttle import AttemptThrottle
+
+    prefix = apps.get_app_config("admin").api_prefix
+    apps.import_app_modules("admin")
+    models = set(apps.get_models())
+    installed = site.copy(lambda item: item.model in models)
+    if installed.title == "Administration" and settings.TITLE != "tempest":
+        installed.title = f"{settings.TITLE} admin"
+    secret = settings.ADMIN_SECRET_KEY or settings.SECRET_KEY
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return _unconfigured_router(prefix)
+    secure = settings.ADMIN_COOKIE_SECURE
+    return make_admin_router(
+        installed,
+        secret_key=secret,
+        prefix=prefix,
+        cookie_secure=not settings.DEBUG if secure is None else secure,
+        show_metrics=settings.ADMIN_SHOW_METRICS,
+        throttle=AttemptThrottle(
+            max_attempts=settings.AUTH_MAX_LOGIN_ATTEMPTS,
+            lock_seconds=settings.AUTH_LOCKOUT_SECONDS,
+        ),
+    )
+
+
+def _unconfigured_router(prefix: str) -> APIRouter:
+    from starlette.responses import PlainTextResponse
+
+    router = APIRouter(prefix=prefix, include_in_schema=False)
+    message = (
+        "The admin is off: it signs its session cookie with ADMIN_SECRET_KEY (or SECRET_KEY), "
+        'which must be at least 32 bytes. Set SECRET_KEY in .env (python -c "import secrets; '
+        'print(secrets.token_urlsafe(50))" makes one) and restart.\n'
+    )
+
+    async def unconfigured() -> PlainTextResponse:
+        return PlainTextResponse(message, 503)
+
+    for path in ("/", "/{rest:path}"):
+        router.add_api_route(path, unconfigured, methods=["GET", "POST"])
+    return router

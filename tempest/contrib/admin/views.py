@@ -1,0 +1,919 @@
+"""The admin's pages: sign-in, dashboard, list, export, bulk actions, create, detail, edit.
+
+Every page is one handler of :class:`AdminViews`; ``make_admin_router`` wires them to
+URLs. Everything that does not depend on the request (templates, static
+files, form fields, foreign-key targets) is prepared when the views are built.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from importlib.resources import files
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from tempest.contrib.admin.backends import AdminAuthBackend, AdminAuthError
+from tempest.contrib.admin.forms import FormField, display_value, form_fields, parse_form
+from tempest.contrib.admin.options import AdminModel
+from tempest.contrib.admin.queries import (
+    Count,
+    ListQuery,
+    count_rows,
+    filtered_select,
+    label_column,
+    load_page,
+    parse_filters,
+)
+from tempest.contrib.admin.sessions import AdminSession, SignedCookieSessionStore
+from tempest.contrib.admin.sites import AdminSite
+from tempest.db import AsyncDatabaseManager, atomic
+from tempest.db.repository.ordering import Ordering
+from tempest.exceptions import ValidationException
+from tempest.utils.throttle import AttemptThrottle
+
+__all__ = ["AdminViews"]
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+_PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+_STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+_MAX_FORM_BYTES = 1_000_000
+_BULK_ACTIONS = ("delete", "activate", "deactivate")
+FK_SELECT_LIMIT = 100
+"""A foreign key whose target has more rows than this gets a search box, not a select."""
+
+
+class _Redirect(Exception):
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+class _Problem(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+
+
+@dataclass(slots=True)
+class _Visit:
+    """The signed-in operator of a request."""
+
+    principal: Any
+    session: AdminSession
+    name: str
+
+
+@dataclass(slots=True)
+class _ModelInfo:
+    """What the views prepared about one registered model."""
+
+    admin: AdminModel
+    fields: list[FormField]
+    fk_targets: dict[str, tuple[type[Any], Any, str]]
+    sortable: set[str]
+    has_audit: bool
+    has_active: bool
+
+
+class AdminViews:
+    """The admin's request handlers, bound to one site, database and auth backend."""
+
+    def __init__(
+        self,
+        site: AdminSite,
+        *,
+        db: AsyncDatabaseManager | None,
+        auth_backend: AdminAuthBackend,
+        store: SignedCookieSessionStore,
+        prefix: str,
+        show_metrics: bool,
+        export_max_rows: int,
+        throttle: AttemptThrottle,
+    ) -> None:
+        """Prepare templates, static files and each model's forms."""
+        from jinja2 import Environment, PackageLoader, select_autoescape
+
+        self.site = site
+        self._db = db
+        self.backend = auth_backend
+        self.store = store
+        self.prefix = prefix.rstrip("/")
+        self.show_metrics = show_metrics
+        self.export_max_rows = export_max_rows
+        self.throttle = throttle
+        self.templates = Environment(
+            loader=PackageLoader("tempest.contrib.admin", "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            auto_reload=False,
+        )
+        self.templates.globals.update(site=site, prefix=self.prefix, models=list(site))
+        self.templates.filters["cell"] = _cell
+        self.static = _load_static(site)
+        self.templates.globals["asset_version"] = self.static[1]
+        self.models = {item.slug: self._prepare(item) for item in site}
+
+    @property
+    def db(self) -> AsyncDatabaseManager:
+        """The database the admin reads and writes (the project's by default)."""
+        if self._db is None:
+            from tempest.db import get_database
+
+            return get_database()
+        return self._db
+
+    # -- sign-in ----------------------------------------------------------------------------
+
+    async def login_form(self, request: Request) -> Response:
+        """``GET /login``: the sign-in form (and a session cookie whose token it carries)."""
+        session = self.store.load(request)
+        if session is not None and session.principal_id and not session.mfa_pending:
+            return RedirectResponse(self._next(request.query_params.get("next")), 303)
+        session = session or AdminSession.anonymous()
+        return self._render(
+            "login.html", session, next=self._next(request.query_params.get("next")), visit=None
+        )
+
+    async def login(self, request: Request) -> Response:
+        """``POST /login``: check the credentials; on success a new session."""
+        form, session = await self._posted(request)
+        email = form.get("username", "").strip()
+        target = self._next(form.get("next"))
+        key = f"admin-login:{email.lower()}"
+        status = await self.throttle.check(key)
+        if status.locked:
+            minutes = max(1, math.ceil(status.retry_after_seconds / 60))
+            message = f"Too many failed attempts: try again in {minutes} minute(s)."
+            return self._render("login.html", session, 429, error=message, email=email, next=target)
+        async with self.db.request_session() as db_session:
+            try:
+                principal = await self.backend.authenticate(
+                    db_session, identifier=email, password=form.get("password", "")
+                )
+            except AdminAuthError:
+                await self.throttle.record_failure(key)
+                message = "Wrong email or password, or this account may not use the admin."
+                return self._render(
+                    "login.html", session, 400, error=message, email=email, next=target
+                )
+            await self.throttle.reset(key)
+            pid = self.backend.principal_id(principal)
+            if self.backend.requires_mfa(principal):
+                new = AdminSession.signed_in(pid, mfa_pending=True)
+                response = RedirectResponse(f"{self.prefix}/mfa?{urlencode({'next': target})}", 303)
+            else:
+                async with atomic(db_session):
+                    await self.backend.on_login(db_session, principal)
+                new = AdminSession.signed_in(pid)
+                response = RedirectResponse(target, 303)
+        self.store.save(response, new)
+        return self._secure(response)
+
+    async def mfa_form(self, request: Request) -> Response:
+        """``GET /mfa``: the one-time code form."""
+        session = self.store.load(request)
+        if session is None or not session.principal_id or not session.mfa_pending:
+            return self._secure(RedirectResponse(f"{self.prefix}/login", 303))
+        return self._render("mfa.html", session, next=self._next(request.query_params.get("next")))
+
+    async def mfa(self, request: Request) -> Response:
+        """``POST /mfa``: check the code; on success the session is complete."""
+        form, session = await self._posted(request)
+        if not session.principal_id or not session.mfa_pending:
+            return self._secure(RedirectResponse(f"{self.prefix}/login", 303))
+        target = self._next(form.get("next"))
+        key = f"admin-mfa:{session.principal_id}"
+        if (await self.throttle.check(key)).locked:
+            message = "Too many wrong codes: sign in again later."
+            return self._render("mfa.html", session, 429, error=message, next=target)
+        async with self.db.request_session() as db_session:
+            principal = await self.backend.load_principal(db_session, session.principal_id)
+            if principal is None:
+                response = RedirectResponse(f"{self.prefix}/login", 303)
+                self.store.clear(response)
+                return self._secure(response)
+            async with atomic(db_session):
+                accepted = await self.backend.verify_mfa(
+                    db_session, principal, form.get("code", "")
+                )
+                if accepted:
+                    await self.backend.on_login(db_session, principal)
+        if not accepted:
+            await self.throttle.record_failure(key)
+            message = "That code is wrong or was already used."
+            return self._render("mfa.html", session, 400, error=message, next=target)
+        await self.throttle.reset(key)
+        response = RedirectResponse(target, 303)
+        self.store.save(response, AdminSession.signed_in(session.principal_id))
+        return self._secure(response)
+
+    async def logout(self, request: Request) -> Response:
+        """``POST /logout``: forget the session."""
+        await self._posted(request)
+        response = RedirectResponse(f"{self.prefix}/login", 303)
+        self.store.clear(response)
+        return self._secure(response)
+
+    # -- pages ------------------------------------------------------------------------------
+
+    async def dashboard(self, request: Request) -> Response:
+        """``GET /``: a card per model with its row count, and the server's metrics."""
+        async with self.db.request_session() as db_session:
+            visit = await self._visit(request, db_session)
+            counts = {
+                slug: await count_rows(db_session, info.admin) for slug, info in self.models.items()
+            }
+        metrics = await _metrics() if self.show_metrics else None
+        return self._render(
+            "dashboard.html", visit.session, visit=visit, counts=counts, metrics=metrics
+        )
+
+    async def list_rows(self, request: Request) -> Response:
+        """``GET /m/{slug}/``: one page of rows, searched, filtered and sorted."""
+        info = self._model(request)
+        params = request.query_params
+        query = self._list_query(info, params)
+        async with self.db.request_session() as db_session:
+            visit = await self._visit(request, db_session)
+            page = await self._run(load_page(db_session, info.admin, query, info.fk_targets))
+            first = not (query.after or query.before or query.last) and query.page == 1
+            if first and page.next_cursor is None:  # the first page shows where the rows end
+                count = Count(len(page.rows))
+            else:
+                count = await count_rows(db_session, info.admin, query)
+        base = {
+            key: value
+            for key, value in params.items()
+            if key in ("q", "sort", "dir") or key.startswith("filter_")
+        }
+        return self._render(
+            "list.html",
+            visit.session,
+            visit=visit,
+            info=info,
+            admin=info.admin,
+            page=page,
+            count=count,
+            query=query,
+            params=base,
+            link=lambda **changes: _link(base, changes),
+            filters=self._filter_choices(info, params),
+        )
+
+    async def export(self, request: Request) -> Response:
+        """``GET /m/{slug}/export.csv`` and ``export.json``: the current rows, all columns."""
+        info = self._model(request)
+        kind = request.path_params["kind"]
+        if kind not in ("csv", "json"):
+            raise _Problem(404, "Exports are export.csv and export.json.")
+        query = self._list_query(info, request.query_params)
+        ordering = query.ordering or Ordering(
+            info.admin.model, info.admin.order_key, info.admin.order_descending
+        )
+        async with self.db.request_session() as db_session:
+            await self._visit(request, db_session)
+            statement = filtered_select(info.admin, query).order_by(*ordering.clauses())
+            rows = (await db_session.scalars(statement.limit(self.export_max_rows))).all()
+        names = list(info.admin.columns)
+        filename = f"{info.admin.slug}.{kind}"
+        headers = {**_PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
+        if kind == "json":
+            data = [{name: _jsonable(getattr(row, name)) for name in names} for row in rows]
+            body = json.dumps(data, ensure_ascii=False, indent=2)
+            return Response(body, media_type="application/json", headers=headers)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow([_csv_cell(getattr(row, name)) for name in names])
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+    async def bulk(self, request: Request) -> Response:
+        """``POST /m/{slug}/bulk``: delete, activate or deactivate the ticked rows."""
+        info = self._model(request)
+        form, session, lists = await self._posted(request, with_lists=True)
+        action = form.get("action", "")
+        allowed = [a for a in _BULK_ACTIONS if self._bulk_allowed(info, a)]
+        if action not in allowed:
+            actions = ", ".join(allowed) or "none"
+            raise _Problem(400, f"Unknown action {action!r}; actions here: {actions}.")
+        ids = [_pk(info, raw) for raw in lists.get("ids", [])]
+        if not ids:
+            raise _Problem(400, "Tick at least one row.")
+        async with self.db.request_session() as db_session:
+            visit = await self._visit(request, db_session, session)
+            try:
+                await self._apply_bulk(db_session, info, visit, action, ids)
+            except IntegrityError:
+                raise _Problem(
+                    409,
+                    "Some of these rows are still referenced by other rows; delete or change "
+                    "those first. Nothing was changed.",
+                ) from None
+        back = form.get("back", "")
+        target = (
+            back
+            if _local(back, f"{self.prefix}/m/{info.admin.slug}/")
+            else (f"{self.prefix}/m/{info.admin.slug}/")
+        )
+        return self._secure(RedirectResponse(target, 303))
+
+    async def _apply_bulk(
+        self, db_session: AsyncSession, info: _ModelInfo, visit: _Visit, action: str, ids: list[Any]
+    ) -> None:
+        model = info.admin.model
+        async with atomic(db_session):
+            condition = model.id.in_(ids)
+            if action == "delete":
+                await db_session.execute(delete(model).where(condition))
+            else:
+                values: dict[str, Any] = {"is_active": action == "activate"}
+                if info.has_audit:
+                    values["updated_by"] = self.backend.audit_id(visit.principal)
+                await db_session.execute(update(model).where(condition).values(**values))
+
+    async def create_form(self, request: Request) -> Response:
+        """``GET /m/{slug}/new``: an empty form."""
+        info = self._model(request, need="can_create")
+        async with self.db.request_session() as db_session:
+            visit = await self._visit(request, db_session)
+            choices = await self._fk_choices(db_session, info)
+        values = {item.name: display_value(item, _default(item)) for item in info.fields}
+        return self._render(
+            "form.html",
+            visit.session,
+            visit=visit,
+            info=info,
+            admin=info.admin,
+            values=values,
+            errors={},
+            instance=None,
+            choices=choices,
+            fields=info.fields,
+        )
+
+    async def create(self, request: Request) -> Response:
+        """``POST /m/{slug}/new``: validate and save a new row."""
+        info = self._model(request, need="can_create")
+        form, session = await self._posted(request)
+        model = info.admin.model
+        async with self.db.request_session() as db_session:
+            visit = await self._visit(request, db_session, session)
+            values, errors = parse_form(info.fields, form)
+            errors.update(await self._check_targets(db_session, info, values, errors))
+            instance = None
+            if not errors:
+                instance = model(**values)
+                if info.has_audit:
+                    instance.stamp_created_by(self.backend.audit_id(visit.principal))
+                errors = await self._save(db_session, instance)
+            if errors:
+                choices = await self._fk_choices(db_session, info)
+                return self._render(
+                    "form.html",
+                    visit.session,
+                    422,
+                    visit=visit,
+                    info=info,
+                    admin=info.admin,
+                    values=dict(form),
+                    errors=errors,
+                    instance=None,
+                    choices=choices,
+                    fields=info.fields,
+                )
+        assert instance is not None
+        return self._secure(
+            RedirectResponse(f"{self.prefix}/m/{info.admin.slug}/{instance.id}", 303)
+        )
+
+    async def detail(self, request: Request) -> Response:
+        """``GET /m/{slug}/{identity}``: every column, and who created and changed the row."""
+        info = self._model(request)
+        async with self.db.request_session() as db_session:
+            visit = await self._visit(request, db_session)
+            instance = await self._instance(db_session, info, request)
+            related = await self._related_labels(db_session, info, instance)
+            audit = await self._audit(db_session, instance) if info.has_audit else {}
+        return self._render(
+            "detail.html",
+            visit.session,
+            visit=visit,
+            info=info,
+            admin=info.admin,
+            instance=instance,
+            related=related,
+            audit=audit,
+            fields=info.fields,
+        )
+
+    async def edit_form(self, request: Request) -> Response:
+        """``GET /m/{slug}/{identity}/edit``: the form filled with the row."""
+        info = self._model(request, need="can_edit")
+        async with self.db.request_session() as db_session:
+            visit = await self._visit(request, db_session)
+            instance = await self._instance(db_session, info, request)
+            choices = await self._fk_choices(db_session, info, instance)
+        values = {
+            item.name: display_value(item, getattr(instance, item.name)) for item in info.fields
+        }
+        return self._render(
+            "form.html",
+            visit.session,
+            visit=visit,
+            info=info,
+            admin=info.admin,
+            values=values,
+            errors={},
+            instance=instance,
+            choices=choices,
+            fields=info.fields,
+        )
+
+    async def edit(self, request: Request) -> Response:
+        """``POST /m/{slug}/{identity}/edit``: validate and save the changes."""
+        info = self._model(request, need="can_edit")
+        form, session = await self._posted(request)
+        async with self.db.request_session() as db_session:
+            visit = await self._visit(request, db_session, session)
+            instance = await self._instance(db_session, info, request)
+            values, errors = parse_form(info.fields, form)
+            errors.update(await self._check_targets(db_session, info, values, errors))
+            if not errors:
+                for name, value in values.items():
+                    setattr(instance, name, value)
+                if info.has_audit:
+                    instance.stamp_updated_by(self.backend.audit_id(visit.principal))
+                errors = await self._save(db_session, instance)
+                if errors:  # rolled back: the row's attributes are expired, load them again
+                    await db_session.refresh(instance)
+            if errors:
+                choices = await self._fk_choices(db_session, info, instance)
+                shown = {
+                    item.name: display_value(item, getattr(instance, item.name))
+                    for item in info.fields
+                    if item.readonly
+                }
+                return self._render(
+                    "form.html",
+                    visit.session,
+                    422,
+                    visit=visit,
+                    info=info,
+                    admin=info.admin,
+                    values={**shown, **dict(form)},
+                    errors=errors,
+                    instance=instance,
+                    choices=choices,
+                    fields=info.fields,
+                )
+        return self._secure(
+            RedirectResponse(f"{self.prefix}/m/{info.admin.slug}/{instance.id}", 303)
+        )
+
+    async def delete(self, request: Request) -> Response:
+        """``POST /m/{slug}/{identity}/delete``: delete the row."""
+        info = self._model(request, need="can_delete")
+        _, session = await self._posted(request)
+        async with self.db.request_session() as db_session:
+            await self._visit(request, db_session, session)
+            instance = await self._instance(db_session, info, request)
+            try:
+                async with atomic(db_session):
+                    await db_session.delete(instance)
+            except IntegrityError:
+                raise _Problem(
+                    409, "This row is still referenced by other rows; delete or change those first."
+                ) from None
+        return self._secure(RedirectResponse(f"{self.prefix}/m/{info.admin.slug}/", 303))
+
+    async def autocomplete(self, request: Request) -> Response:
+        """``GET /m/{slug}/autocomplete?q=``: up to 20 rows whose label matches, as options."""
+        info = self._model(request)
+        text = request.query_params.get("q", "").strip()
+        label = label_column(info.admin.model, info.admin)
+        field_name = request.query_params.get("field", "")
+        async with self.db.request_session() as db_session:
+            visit = await self._visit(request, db_session)
+            statement = select(info.admin.model.id, label)
+            if text:
+                statement = filtered_select(info.admin, ListQuery(search=text), statement)
+                if not info.admin.search_field_names:
+                    statement = statement.where(label.ilike(f"%{_escape(text)}%", escape="\\"))
+            rows = (await db_session.execute(statement.order_by(label).limit(20))).all()
+        return self._render(
+            "autocomplete.html", visit.session, rows=rows, field=field_name, text=text
+        )
+
+    async def static_file(self, request: Request) -> Response:
+        """``GET /static/{name}``: the admin's stylesheet, script and htmx."""
+        name = request.path_params["name"]
+        files_by_name, _ = self.static
+        found = files_by_name.get(name)
+        if found is None:
+            return Response("Not found", 404, headers=SECURITY_HEADERS)
+        body, media_type, etag = found
+        headers = {**SECURITY_HEADERS, "ETag": etag, "Cache-Control": "public, max-age=86400"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=media_type, headers=headers)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _prepare(self, admin: AdminModel) -> _ModelInfo:
+        from tempest.contrib.admin.forms import _mapped_class
+        from tempest.db.repository.keyset import check_cursor_column
+
+        fields = form_fields(admin)
+        fk_targets: dict[str, tuple[type[Any], Any, str]] = {}
+        for name in admin.list_display_names:
+            column = admin.columns[name]
+            foreign = next(iter(column.foreign_keys), None)
+            target = _mapped_class(foreign.column.table) if foreign is not None else None
+            if target is not None and foreign is not None:
+                registered = self.site.for_model(target)
+                fk_targets[name] = (target, label_column(target, registered), foreign.column.key)
+        sortable: set[str] = set()
+        for name in admin.list_display_names:
+            try:
+                check_cursor_column(Ordering(admin.model, name, False))
+            except ValidationException:
+                continue
+            sortable.add(name)
+        return _ModelInfo(
+            admin=admin,
+            fields=fields,
+            fk_targets=fk_targets,
+            sortable=sortable,
+            has_audit=hasattr(admin.model, "stamp_created_by") and "created_by" in admin.columns,
+            has_active="is_active" in admin.columns,
+        )
+
+    def _model(self, request: Request, need: str | None = None) -> _ModelInfo:
+        info = self.models.get(request.path_params["slug"])
+        if info is None or (need is not None and not getattr(info.admin, need)):
+            raise _Problem(404, "There is no such page in the admin.")
+        return info
+
+    def _list_query(self, info: _ModelInfo, params: Mapping[str, str]) -> ListQuery:
+        admin = info.admin
+        query = ListQuery(search=params.get("q", "").strip()[:200])
+        try:
+            query.filters = parse_filters(admin, params)
+        except ValidationException as error:
+            raise _Problem(400, error.message) from None
+        sort = params.get("sort", "")
+        if sort:
+            if sort not in info.sortable:
+                allowed = ", ".join(sorted(info.sortable)) or "none"
+                raise _Problem(400, f"Cannot sort by {sort!r}; sortable columns: {allowed}.")
+            direction = params.get("dir", "asc")
+            if direction not in ("asc", "desc"):
+                raise _Problem(400, "dir must be asc or desc.")
+            query.ordering = Ordering(admin.model, sort, direction == "desc")
+        query.after = params.get("after") or None
+        query.before = params.get("before") or None
+        query.last = params.get("last") == "1"
+        raw_page = params.get("page", "1")
+        if not raw_page.isdigit() or not 1 <= int(raw_page) <= 10**9:
+            raise _Problem(400, "page must be a positive whole number.")
+        query.page = int(raw_page)
+        return query
+
+    def _filter_choices(self, info: _ModelInfo, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        from sqlalchemy import Boolean, Enum
+
+        result = []
+        for name in info.admin.list_filter_names:
+            column = info.admin.columns[name]
+            if isinstance(column.type, Boolean):
+                options = [("true", "Yes"), ("false", "No")]
+            elif isinstance(column.type, Enum):
+                field = next(item for item in info.fields if item.name == name)
+                options = field.choices
+            else:
+                options = []
+            result.append(
+                {"name": name, "options": options, "value": params.get(f"filter_{name}", "")}
+            )
+        return result
+
+    async def _visit(
+        self, request: Request, db_session: AsyncSession, session: AdminSession | None = None
+    ) -> _Visit:
+        session = session or self.store.load(request)
+        if session is None or not session.principal_id:
+            raise _Redirect(self._login_url(request))
+        if session.mfa_pending:
+            raise _Redirect(f"{self.prefix}/mfa")
+        principal = await self.backend.load_principal(db_session, session.principal_id)
+        if principal is None:
+            raise _Redirect(self._login_url(request))
+        return _Visit(principal, session, self.backend.display_name(principal))
+
+    def _login_url(self, request: Request) -> str:
+        here = request.url.path
+        if request.method == "GET" and request.url.query:
+            here += "?" + request.url.query
+        return f"{self.prefix}/login?{urlencode({'next': here})}"
+
+    def _next(self, target: str | None) -> str:
+        """``target`` if it is a page of this admin, else the dashboard (no open redirect)."""
+        home = f"{self.prefix}/"
+        return target if target and _local(target, home) else home
+
+    async def _posted(self, request: Request, *, with_lists: bool = False) -> Any:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if content_type != "application/x-www-form-urlencoded":
+            raise _Problem(415, "Send the form as application/x-www-form-urlencoded.")
+        body = await request.body()
+        if len(body) > _MAX_FORM_BYTES:
+            raise _Problem(413, "The form is too large.")
+        try:
+            lists = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=2000)
+        except (UnicodeDecodeError, ValueError):
+            raise _Problem(400, "The form could not be read.") from None
+        form = {key: values[-1] for key, values in lists.items()}
+        session = self.store.load(request)
+        if session is None or not session.accepts(form.get("csrf_token")):
+            raise _Problem(
+                403,
+                "The form's security token is missing or out of date: reload the page and "
+                "send it again.",
+            )
+        return (form, session, lists) if with_lists else (form, session)
+
+    async def _instance(self, db_session: AsyncSession, info: _ModelInfo, request: Request) -> Any:
+        key = _pk(info, request.path_params["identity"])
+        instance = await db_session.get(info.admin.model, key)
+        if instance is None:
+            raise _Problem(
+                404, f"No {info.admin.verbose_name} with id {request.path_params['identity']}."
+            )
+        return instance
+
+    async def _save(self, db_session: AsyncSession, instance: Any) -> dict[str, str]:
+        try:
+            async with atomic(db_session):
+                db_session.add(instance)
+        except IntegrityError as error:
+            await db_session.rollback()
+            return {"__all__": _integrity_message(error)}
+        return {}
+
+    async def _check_targets(
+        self,
+        db_session: AsyncSession,
+        info: _ModelInfo,
+        values: dict[str, Any],
+        errors: dict[str, str],
+    ) -> dict[str, str]:
+        problems = {}
+        for item in info.fields:
+            value = values.get(item.name)
+            if item.target is None or item.name in errors or value is None:
+                continue
+            if await db_session.get(item.target, value) is None:
+                problems[item.name] = f"No {item.target.__name__} with id {value}."
+        return problems
+
+    async def _fk_choices(
+        self, db_session: AsyncSession, info: _ModelInfo, instance: Any = None
+    ) -> dict[str, dict[str, Any]]:
+        """For each foreign key: a list of options, or the search URL and current label."""
+        result: dict[str, dict[str, Any]] = {}
+        for item in info.fields:
+            if item.target is None or item.readonly:
+                continue
+            registered = self.site.for_model(item.target)
+            if registered is None:
+                continue
+            label = label_column(item.target, registered)
+            rows = (
+                await db_session.execute(
+                    select(item.target.id, label).order_by(label).limit(FK_SELECT_LIMIT + 1)
+                )
+            ).all()
+            current = getattr(instance, item.name, None) if instance is not None else None
+            if len(rows) <= FK_SELECT_LIMIT:
+                options = [(str(row[0]), str(row[1])) for row in rows]
+                result[item.name] = {"options": options}
+            else:
+                current_label = ""
+                if current is not None:
+                    current_label = str(
+                        await db_session.scalar(select(label).where(item.target.id == current))
+                        or current
+                    )
+                url = f"{self.prefix}/m/{registered.slug}/autocomplete"
+                result[item.name] = {"search": url, "label": current_label}
+        return result
+
+    async def _related_labels(
+        self, db_session: AsyncSession, info: _ModelInfo, instance: Any
+    ) -> dict[str, tuple[str, str | None]]:
+        """Foreign keys of the detail page: name -> (label, link to the related row)."""
+        result = {}
+        for item in info.fields:
+            value = getattr(instance, item.name)
+            if item.target is None or value is None:
+                continue
+            registered = self.site.for_model(item.target)
+            label = label_column(item.target, registered)
+            text = await db_session.scalar(select(label).where(item.target.id == value))
+            link = f"{self.prefix}/m/{registered.slug}/{value}" if registered else None
+            result[item.name] = (str(text if text is not None else value), link)
+        return result
+
+    async def _audit(self, db_session: AsyncSession, instance: Any) -> dict[str, str]:
+        """``created_by`` / ``updated_by`` as the operators' names."""
+        ids = {instance.created_by, instance.updated_by} - {None}
+        names: dict[Any, str] = {}
+        for principal_id in ids:
+            principal = await self.backend.load_principal(db_session, str(principal_id))
+            names[principal_id] = (
+                self.backend.display_name(principal) if principal else str(principal_id)
+            )
+        return {
+            "created_by": names.get(instance.created_by, "—"),
+            "updated_by": names.get(instance.updated_by, "—"),
+        }
+
+    def _bulk_allowed(self, info: _ModelInfo, action: str) -> bool:
+        if action == "delete":
+            return info.admin.can_delete
+        return info.admin.can_edit and info.has_active
+
+    async def _run(self, work: Any) -> Any:
+        try:
+            return await work
+        except ValidationException as error:
+            raise _Problem(400, error.message) from None
+
+    def _render(
+        self, template: str, session: AdminSession, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        context.setdefault("visit", None)
+        html = self.templates.get_template(f"admin/{template}").render(
+            csrf_token=session.csrf_token, **context
+        )
+        response = HTMLResponse(html, status, headers=_PAGE_HEADERS)
+        if session.principal_id is None:  # a visitor's token must reach the next request
+            self.store.save(response, session)
+        return response
+
+    def _secure(self, response: Response) -> Response:
+        response.headers.update(_PAGE_HEADERS)
+        return response
+
+    @staticmethod
+    def handles(error: Exception) -> bool:
+        """Whether ``error`` is a redirect to sign-in or an error page of the admin."""
+        return isinstance(error, _Redirect | _Problem)
+
+    def problem_response(self, request: Request, error: Exception) -> Response:
+        """The response for a redirect to sign-in or an error page."""
+        if isinstance(error, _Redirect):
+            response = RedirectResponse(error.url, 303)
+            if "/login" in error.url:
+                self.store.clear(response)
+            return self._secure(response)
+        assert isinstance(error, _Problem)
+        session = self.store.load(request) or AdminSession.anonymous()
+        return self._render("error.html", session, error.status, message=error.message)
+
+
+def _load_static(site: AdminSite) -> tuple[dict[str, tuple[bytes, str, str]], str]:
+    folder = files("tempest.contrib.admin").joinpath("static/admin")
+    result: dict[str, tuple[bytes, str, str]] = {}
+    for name in ("admin.css", "admin.js", "htmx.min.js"):
+        body = folder.joinpath(name).read_bytes()
+        result[name] = (body, _STATIC_TYPES[name[name.rindex(".") :]], "")
+    result["theme.css"] = (site.theme.css().encode(), _STATIC_TYPES[".css"], "")
+    digest = hashlib.sha256()
+    for name, (body, media_type, _) in list(result.items()):
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        result[name] = (body, media_type, etag)
+        digest.update(body)
+    return result, digest.hexdigest()[:12]
+
+
+def _link(base: Mapping[str, str], changes: Mapping[str, Any]) -> str:
+    params = {**base}
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return "?" + urlencode(params) if params else "?"
+
+
+def _local(target: str, home: str) -> bool:
+    return (
+        target.startswith(home)
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(ord(char) > 31 for char in target)
+    )
+
+
+def _pk(info: _ModelInfo, raw: str) -> Any:
+    column = info.admin.columns["id"]
+    from sqlalchemy import Integer, Uuid
+
+    try:
+        if isinstance(column.type, Uuid):
+            return uuid.UUID(raw)
+        if isinstance(column.type, Integer):
+            return int(raw)
+    except ValueError:
+        raise _Problem(404, f"No {info.admin.verbose_name} with id {raw}.") from None
+    return raw
+
+
+def _default(item: FormField) -> Any:
+    default = item.column.default
+    if default is not None and getattr(default, "is_scalar", False):
+        return getattr(default, "arg", None)
+    return None
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if hasattr(value, "name") and hasattr(value, "value") and not isinstance(value, str):
+        return str(value.name)
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if hasattr(value, "name") and hasattr(value, "value") and not isinstance(value, str):
+        return value.name
+    return value
+
+
+def _csv_cell(value: Any) -> Any:
+    value = _jsonable(value)
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value  # a spreadsheet must not run it as a formula
+    return value
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _integrity_message(error: IntegrityError) -> str:
+    text = str(error.orig).lower()
+    if "unique" in text or "duplicate" in text:
+        return "Another row already has one of these values (a unique column)."
+    if "foreign key" in text:
+        return "A related row does not exist."
+    if "not null" in text or "null value" in text:
+        return "A required value is missing."
+    return "The database refused this row: check the values."
+
+
+async def _metrics() -> dict[str, Any] | None:
+    try:
+        from tempest.utils.metrics import MetricsUtils
+    except ImportError:
+        return None
+    try:
+        snapshot = await MetricsUtils.snapshot_async(cpu_interval=None)
+    except ImportError:
+        return None
+    result: dict[str, Any] = snapshot.to_dict()
+    return result
