@@ -27,7 +27,7 @@ import shutil
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -79,6 +79,11 @@ class _PlaywrightLoop:
             # A sync call marks Playwright's loop as running when it returns: take that back.
             cls.loop = asyncio.events._get_running_loop() or cls.loop
             asyncio.events._set_running_loop(None)
+
+
+def playwright_calls() -> AbstractContextManager[None]:
+    """Make Playwright calls from a fixture (test bodies need nothing: the hook below does it)."""
+    return _PlaywrightLoop.active()
 
 
 def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:

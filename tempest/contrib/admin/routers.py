@@ -18,7 +18,7 @@ def build_router() -> APIRouter:
     Imports each installed app's ``admin`` module, then serves the models of installed
     apps registered on :data:`tempest.contrib.admin.site`. Without a secret of 32 bytes
     (``ADMIN_SECRET_KEY`` or ``SECRET_KEY``) every admin page answers 503 with the fix;
-    ``manage.py check`` reports it too.
+    ``manage.py check`` warns about it (admin.W001).
     """
     from tempest.apps import apps
     from tempest.conf import settings
@@ -43,8 +43,9 @@ def build_router() -> APIRouter:
         prefix=prefix,
         cookie_secure=not settings.DEBUG if secure is None else secure,
         show_metrics=settings.ADMIN_SHOW_METRICS,
-        throttle=AttemptThrottle(
+        throttle=AttemptThrottle(  # the same policy as the auth API's sign-in
             max_attempts=settings.AUTH_MAX_LOGIN_ATTEMPTS,
+            window_seconds=settings.AUTH_LOCKOUT_SECONDS,
             lock_seconds=settings.AUTH_LOCKOUT_SECONDS,
         ),
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.browser import playwright_calls
 from tests.helpers import PYTHON, clean_env, free_port, manage, tempest, wait_for_http
 
 if TYPE_CHECKING:
@@ -120,10 +121,11 @@ class PageWatch:
 def watch(page: Page) -> Iterator[PageWatch]:
     """Watches the page; the test fails if the page logged an error or opened a dialog."""
     watcher = PageWatch()
-    page.on("console", watcher.on_console)
-    page.on("pageerror", lambda error: watcher.problems.append(f"page error: {error}"))
-    page.on("dialog", watcher.on_dialog)
-    page.on("response", watcher.on_response)
+    with playwright_calls():
+        page.on("console", watcher.on_console)
+        page.on("pageerror", lambda error: watcher.problems.append(f"page error: {error}"))
+        page.on("dialog", watcher.on_dialog)
+        page.on("response", watcher.on_response)
     yield watcher
     assert watcher.problems == []
 
