@@ -86,7 +86,7 @@ class AdminModel:
                 "BaseModel has)."
             )
         self.exclude = [self._name(ref, "exclude") for ref in self.exclude]
-        hidden = set(self.exclude)
+        hidden: set[str] = set(cast(list[str], self.exclude))
         if "id" in hidden:
             raise ValueError(f"AdminModel({name}): 'id' cannot be excluded.")
         self._shown_columns = {key: col for key, col in columns.items() if key not in hidden}
@@ -103,7 +103,7 @@ class AdminModel:
                 )
         self.readonly_fields = [self._name(ref, "readonly_fields") for ref in self.readonly_fields]
         for option in ("list_display", "list_filter", "search_fields", "readonly_fields"):
-            shown = hidden.intersection(getattr(self, option))
+            shown: set[str] = hidden.intersection(getattr(self, option))
             if shown:
                 raise ValueError(
                     f"AdminModel({name}).{option} names excluded columns: "

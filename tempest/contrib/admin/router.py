@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,6 +19,7 @@ from tempest.utils.throttle import AttemptThrottle
 __all__ = ["make_admin_router"]
 
 _Handler = Callable[[Request], Awaitable[Response]]
+_DatabaseHandler = Callable[[Request, AsyncSession], Awaitable[Response]]
 
 
 def make_admin_router(
@@ -39,7 +41,8 @@ def make_admin_router(
     Args:
         site: The registered models.
         secret_key: Signs the session cookie; at least 32 bytes.
-        db: The database; default the project's (``tempest.db.database``).
+        db: The database; default the project's, through the request's session
+            (``Depends(tempest.db.get_session)``, which tests can override).
         auth_backend: Who may sign in; default :class:`UserModelAuthBackend` on the
             project's user model.
         prefix: Where the admin lives (``/admin``).
@@ -72,7 +75,6 @@ def make_admin_router(
     )
     views = AdminViews(
         site,
-        db=db,
         auth_backend=auth_backend or UserModelAuthBackend(),
         store=store,
         prefix=prefix,
@@ -81,6 +83,7 @@ def make_admin_router(
         throttle=throttle or AttemptThrottle(),
     )
     router = APIRouter(prefix=prefix, include_in_schema=False)
+    get_session = _session_dependency(db)
 
     def add(path: str, handler: _Handler, method: str, name: str) -> None:
         async def endpoint(request: Request) -> Response:
@@ -91,24 +94,53 @@ def make_admin_router(
                     raise
                 return views.problem_response(request, error)
 
-        endpoint.__name__ = name
-        router.add_api_route(path, endpoint, methods=[method], name=f"admin:{name}")
+        _route(router, path, endpoint, method, name)
 
-    add("/", views.dashboard, "GET", "index")
+    def add_db(path: str, handler: _DatabaseHandler, method: str, name: str) -> None:
+        async def endpoint(
+            request: Request, session: AsyncSession = Depends(get_session)
+        ) -> Response:
+            try:
+                return await handler(request, session)
+            except Exception as error:
+                if not views.handles(error):
+                    raise
+                if session.new or session.dirty or session.deleted:
+                    await session.rollback()  # an error page saves nothing
+                return views.problem_response(request, error)
+
+        _route(router, path, endpoint, method, name)
+
+    add_db("/", views.dashboard, "GET", "index")
     add("/login", views.login_form, "GET", "login_form")
-    add("/login", views.login, "POST", "login")
+    add_db("/login", views.login, "POST", "login")
     add("/mfa", views.mfa_form, "GET", "mfa_form")
-    add("/mfa", views.mfa, "POST", "mfa")
+    add_db("/mfa", views.mfa, "POST", "mfa")
     add("/logout", views.logout, "POST", "logout")
     add("/static/{name}", views.static_file, "GET", "static")
-    add("/m/{slug}/", views.list_rows, "GET", "list")
-    add("/m/{slug}/export.{kind:str}", views.export, "GET", "export")
-    add("/m/{slug}/bulk", views.bulk, "POST", "bulk")
-    add("/m/{slug}/new", views.create_form, "GET", "create_form")
-    add("/m/{slug}/new", views.create, "POST", "create")
-    add("/m/{slug}/autocomplete", views.autocomplete, "GET", "autocomplete")
-    add("/m/{slug}/{identity}", views.detail, "GET", "detail")
-    add("/m/{slug}/{identity}/edit", views.edit_form, "GET", "edit_form")
-    add("/m/{slug}/{identity}/edit", views.edit, "POST", "edit")
-    add("/m/{slug}/{identity}/delete", views.delete, "POST", "delete")
+    add_db("/m/{slug}/", views.list_rows, "GET", "list")
+    add_db("/m/{slug}/export.{kind:str}", views.export, "GET", "export")
+    add_db("/m/{slug}/bulk", views.bulk, "POST", "bulk")
+    add_db("/m/{slug}/new", views.create_form, "GET", "create_form")
+    add_db("/m/{slug}/new", views.create, "POST", "create")
+    add_db("/m/{slug}/autocomplete", views.autocomplete, "GET", "autocomplete")
+    add_db("/m/{slug}/{identity}", views.detail, "GET", "detail")
+    add_db("/m/{slug}/{identity}/edit", views.edit_form, "GET", "edit_form")
+    add_db("/m/{slug}/{identity}/edit", views.edit, "POST", "edit")
+    add_db("/m/{slug}/{identity}/delete", views.delete, "POST", "delete")
     return router
+
+
+def _session_dependency(db: AsyncDatabaseManager | None) -> Callable[..., Any]:
+    if db is not None:
+        return db.session_dependency
+    from tempest.db.dependencies import get_session
+
+    return get_session
+
+
+def _route(
+    router: APIRouter, path: str, endpoint: Callable[..., Any], method: str, name: str
+) -> None:
+    endpoint.__name__ = name
+    router.add_api_route(path, endpoint, methods=[method], name=f"admin:{name}")

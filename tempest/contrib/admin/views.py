@@ -41,7 +41,7 @@ from tempest.contrib.admin.queries import (
 )
 from tempest.contrib.admin.sessions import AdminSession, SignedCookieSessionStore
 from tempest.contrib.admin.sites import AdminSite
-from tempest.db import AsyncDatabaseManager, atomic
+from tempest.db import atomic
 from tempest.db.repository.ordering import Ordering
 from tempest.exceptions import ValidationException
 from tempest.utils.throttle import AttemptThrottle
@@ -98,13 +98,17 @@ class _ModelInfo:
 
 
 class AdminViews:
-    """The admin's request handlers, bound to one site, database and auth backend."""
+    """The admin's request handlers, bound to one site and auth backend.
+
+    A handler that reads or writes takes the request's database session as its second
+    argument (the router gets it from ``Depends``, so the test plugin's session is used in
+    tests).
+    """
 
     def __init__(
         self,
         site: AdminSite,
         *,
-        db: AsyncDatabaseManager | None,
         auth_backend: AdminAuthBackend,
         store: SignedCookieSessionStore,
         prefix: str,
@@ -116,7 +120,6 @@ class AdminViews:
         from jinja2 import Environment, PackageLoader, select_autoescape
 
         self.site = site
-        self._db = db
         self.backend = auth_backend
         self.store = store
         self.prefix = prefix.rstrip("/")
@@ -134,15 +137,6 @@ class AdminViews:
         self.templates.globals["asset_version"] = self.static[1]
         self.models = {item.slug: self._prepare(item) for item in site}
 
-    @property
-    def db(self) -> AsyncDatabaseManager:
-        """The database the admin reads and writes (the project's by default)."""
-        if self._db is None:
-            from tempest.db import get_database
-
-            return get_database()
-        return self._db
-
     # -- sign-in ----------------------------------------------------------------------------
 
     async def login_form(self, request: Request) -> Response:
@@ -155,7 +149,7 @@ class AdminViews:
             "login.html", session, next=self._next(request.query_params.get("next")), visit=None
         )
 
-    async def login(self, request: Request) -> Response:
+    async def login(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /login``: check the credentials; on success a new session."""
         form, session = await self._posted(request)
         email = form.get("username", "").strip()
@@ -166,27 +160,24 @@ class AdminViews:
             minutes = max(1, math.ceil(status.retry_after_seconds / 60))
             message = f"Too many failed attempts: try again in {minutes} minute(s)."
             return self._render("login.html", session, 429, error=message, email=email, next=target)
-        async with self.db.request_session() as db_session:
-            try:
-                principal = await self.backend.authenticate(
-                    db_session, identifier=email, password=form.get("password", "")
-                )
-            except AdminAuthError:
-                await self.throttle.record_failure(key)
-                message = "Wrong email or password, or this account may not use the admin."
-                return self._render(
-                    "login.html", session, 400, error=message, email=email, next=target
-                )
-            await self.throttle.reset(key)
-            pid = self.backend.principal_id(principal)
-            if self.backend.requires_mfa(principal):
-                new = AdminSession.signed_in(pid, mfa_pending=True)
-                response = RedirectResponse(f"{self.prefix}/mfa?{urlencode({'next': target})}", 303)
-            else:
-                async with atomic(db_session):
-                    await self.backend.on_login(db_session, principal)
-                new = AdminSession.signed_in(pid)
-                response = RedirectResponse(target, 303)
+        try:
+            principal = await self.backend.authenticate(
+                db_session, identifier=email, password=form.get("password", "")
+            )
+        except AdminAuthError:
+            await self.throttle.record_failure(key)
+            message = "Wrong email or password, or this account may not use the admin."
+            return self._render("login.html", session, 400, error=message, email=email, next=target)
+        await self.throttle.reset(key)
+        pid = self.backend.principal_id(principal)
+        if self.backend.requires_mfa(principal):
+            new = AdminSession.signed_in(pid, mfa_pending=True)
+            response = RedirectResponse(f"{self.prefix}/mfa?{urlencode({'next': target})}", 303)
+        else:
+            async with atomic(db_session):
+                await self.backend.on_login(db_session, principal)
+            new = AdminSession.signed_in(pid)
+            response = RedirectResponse(target, 303)
         self.store.save(response, new)
         return self._secure(response)
 
@@ -197,7 +188,7 @@ class AdminViews:
             return self._secure(RedirectResponse(f"{self.prefix}/login", 303))
         return self._render("mfa.html", session, next=self._next(request.query_params.get("next")))
 
-    async def mfa(self, request: Request) -> Response:
+    async def mfa(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /mfa``: check the code; on success the session is complete."""
         form, session = await self._posted(request)
         if not session.principal_id or not session.mfa_pending:
@@ -207,18 +198,15 @@ class AdminViews:
         if (await self.throttle.check(key)).locked:
             message = "Too many wrong codes: sign in again later."
             return self._render("mfa.html", session, 429, error=message, next=target)
-        async with self.db.request_session() as db_session:
-            principal = await self.backend.load_principal(db_session, session.principal_id)
-            if principal is None:
-                response = RedirectResponse(f"{self.prefix}/login", 303)
-                self.store.clear(response)
-                return self._secure(response)
-            async with atomic(db_session):
-                accepted = await self.backend.verify_mfa(
-                    db_session, principal, form.get("code", "")
-                )
-                if accepted:
-                    await self.backend.on_login(db_session, principal)
+        principal = await self.backend.load_principal(db_session, session.principal_id)
+        if principal is None:
+            response = RedirectResponse(f"{self.prefix}/login", 303)
+            self.store.clear(response)
+            return self._secure(response)
+        async with atomic(db_session):
+            accepted = await self.backend.verify_mfa(db_session, principal, form.get("code", ""))
+            if accepted:
+                await self.backend.on_login(db_session, principal)
         if not accepted:
             await self.throttle.record_failure(key)
             message = "That code is wrong or was already used."
@@ -237,31 +225,29 @@ class AdminViews:
 
     # -- pages ------------------------------------------------------------------------------
 
-    async def dashboard(self, request: Request) -> Response:
+    async def dashboard(self, request: Request, db_session: AsyncSession) -> Response:
         """``GET /``: a card per model with its row count, and the server's metrics."""
-        async with self.db.request_session() as db_session:
-            visit = await self._visit(request, db_session)
-            counts = {
-                slug: await count_rows(db_session, info.admin) for slug, info in self.models.items()
-            }
+        visit = await self._visit(request, db_session)
+        counts = {
+            slug: await count_rows(db_session, info.admin) for slug, info in self.models.items()
+        }
         metrics = await _metrics() if self.show_metrics else None
         return self._render(
             "dashboard.html", visit.session, visit=visit, counts=counts, metrics=metrics
         )
 
-    async def list_rows(self, request: Request) -> Response:
+    async def list_rows(self, request: Request, db_session: AsyncSession) -> Response:
         """``GET /m/{slug}/``: one page of rows, searched, filtered and sorted."""
         info = self._model(request)
         params = request.query_params
         query = self._list_query(info, params)
-        async with self.db.request_session() as db_session:
-            visit = await self._visit(request, db_session)
-            page = await self._run(load_page(db_session, info.admin, query, info.fk_targets))
-            first = not (query.after or query.before or query.last) and query.page == 1
-            if first and page.next_cursor is None:  # the first page shows where the rows end
-                count = Count(len(page.rows))
-            else:
-                count = await count_rows(db_session, info.admin, query)
+        visit = await self._visit(request, db_session)
+        page = await self._run(load_page(db_session, info.admin, query, info.fk_targets))
+        first = not (query.after or query.before or query.last) and query.page == 1
+        if first and page.next_cursor is None:  # the first page shows where the rows end
+            count = Count(len(page.rows))
+        else:
+            count = await count_rows(db_session, info.admin, query)
         base = {
             key: value
             for key, value in params.items()
@@ -281,7 +267,7 @@ class AdminViews:
             filters=self._filter_choices(info, params),
         )
 
-    async def export(self, request: Request) -> Response:
+    async def export(self, request: Request, db_session: AsyncSession) -> Response:
         """``GET /m/{slug}/export.csv`` and ``export.json``: the current rows, all columns."""
         info = self._model(request)
         kind = request.path_params["kind"]
@@ -291,10 +277,9 @@ class AdminViews:
         ordering = query.ordering or Ordering(
             info.admin.model, info.admin.order_key, info.admin.order_descending
         )
-        async with self.db.request_session() as db_session:
-            await self._visit(request, db_session)
-            statement = filtered_select(info.admin, query).order_by(*ordering.clauses())
-            rows = (await db_session.scalars(statement.limit(self.export_max_rows))).all()
+        await self._visit(request, db_session)
+        statement = filtered_select(info.admin, query).order_by(*ordering.clauses())
+        rows = (await db_session.scalars(statement.limit(self.export_max_rows))).all()
         names = list(info.admin.columns)
         filename = f"{info.admin.slug}.{kind}"
         headers = {**_PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
@@ -309,7 +294,7 @@ class AdminViews:
             writer.writerow([_csv_cell(getattr(row, name)) for name in names])
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
-    async def bulk(self, request: Request) -> Response:
+    async def bulk(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /m/{slug}/bulk``: delete, activate or deactivate the ticked rows."""
         info = self._model(request)
         form, session, lists = await self._posted(request, with_lists=True)
@@ -321,16 +306,15 @@ class AdminViews:
         ids = [_pk(info, raw) for raw in lists.get("ids", [])]
         if not ids:
             raise _Problem(400, "Tick at least one row.")
-        async with self.db.request_session() as db_session:
-            visit = await self._visit(request, db_session, session)
-            try:
-                await self._apply_bulk(db_session, info, visit, action, ids)
-            except IntegrityError:
-                raise _Problem(
-                    409,
-                    "Some of these rows are still referenced by other rows; delete or change "
-                    "those first. Nothing was changed.",
-                ) from None
+        visit = await self._visit(request, db_session, session)
+        try:
+            await self._apply_bulk(db_session, info, visit, action, ids)
+        except IntegrityError:
+            raise _Problem(
+                409,
+                "Some of these rows are still referenced by other rows; delete or change "
+                "those first. Nothing was changed.",
+            ) from None
         back = form.get("back", "")
         target = (
             back
@@ -353,12 +337,11 @@ class AdminViews:
                     values["updated_by"] = self.backend.audit_id(visit.principal)
                 await db_session.execute(update(model).where(condition).values(**values))
 
-    async def create_form(self, request: Request) -> Response:
+    async def create_form(self, request: Request, db_session: AsyncSession) -> Response:
         """``GET /m/{slug}/new``: an empty form."""
         info = self._model(request, need="can_create")
-        async with self.db.request_session() as db_session:
-            visit = await self._visit(request, db_session)
-            choices = await self._fk_choices(db_session, info)
+        visit = await self._visit(request, db_session)
+        choices = await self._fk_choices(db_session, info)
         values = {item.name: display_value(item, _default(item)) for item in info.fields}
         return self._render(
             "form.html",
@@ -373,49 +356,47 @@ class AdminViews:
             fields=info.fields,
         )
 
-    async def create(self, request: Request) -> Response:
+    async def create(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /m/{slug}/new``: validate and save a new row."""
         info = self._model(request, need="can_create")
         form, session = await self._posted(request)
         model = info.admin.model
-        async with self.db.request_session() as db_session:
-            visit = await self._visit(request, db_session, session)
-            values, errors = parse_form(info.fields, form)
-            errors.update(await self._check_targets(db_session, info, values, errors))
-            instance = None
-            if not errors:
-                instance = model(**values)
-                if info.has_audit:
-                    instance.stamp_created_by(self.backend.audit_id(visit.principal))
-                errors = await self._save(db_session, instance)
-            if errors:
-                choices = await self._fk_choices(db_session, info)
-                return self._render(
-                    "form.html",
-                    visit.session,
-                    422,
-                    visit=visit,
-                    info=info,
-                    admin=info.admin,
-                    values=dict(form),
-                    errors=errors,
-                    instance=None,
-                    choices=choices,
-                    fields=info.fields,
-                )
+        visit = await self._visit(request, db_session, session)
+        values, errors = parse_form(info.fields, form)
+        errors.update(await self._check_targets(db_session, info, values, errors))
+        instance = None
+        if not errors:
+            instance = model(**values)
+            if info.has_audit:
+                instance.stamp_created_by(self.backend.audit_id(visit.principal))
+            errors = await self._save(db_session, instance)
+        if errors:
+            choices = await self._fk_choices(db_session, info)
+            return self._render(
+                "form.html",
+                visit.session,
+                422,
+                visit=visit,
+                info=info,
+                admin=info.admin,
+                values=dict(form),
+                errors=errors,
+                instance=None,
+                choices=choices,
+                fields=info.fields,
+            )
         assert instance is not None
         return self._secure(
             RedirectResponse(f"{self.prefix}/m/{info.admin.slug}/{instance.id}", 303)
         )
 
-    async def detail(self, request: Request) -> Response:
+    async def detail(self, request: Request, db_session: AsyncSession) -> Response:
         """``GET /m/{slug}/{identity}``: every column, and who created and changed the row."""
         info = self._model(request)
-        async with self.db.request_session() as db_session:
-            visit = await self._visit(request, db_session)
-            instance = await self._instance(db_session, info, request)
-            related = await self._related_labels(db_session, info, instance)
-            audit = await self._audit(db_session, instance) if info.has_audit else {}
+        visit = await self._visit(request, db_session)
+        instance = await self._instance(db_session, info, request)
+        related = await self._related_labels(db_session, info, instance)
+        audit = await self._audit(db_session, instance) if info.has_audit else {}
         return self._render(
             "detail.html",
             visit.session,
@@ -428,13 +409,12 @@ class AdminViews:
             fields=info.fields,
         )
 
-    async def edit_form(self, request: Request) -> Response:
+    async def edit_form(self, request: Request, db_session: AsyncSession) -> Response:
         """``GET /m/{slug}/{identity}/edit``: the form filled with the row."""
         info = self._model(request, need="can_edit")
-        async with self.db.request_session() as db_session:
-            visit = await self._visit(request, db_session)
-            instance = await self._instance(db_session, info, request)
-            choices = await self._fk_choices(db_session, info, instance)
+        visit = await self._visit(request, db_session)
+        instance = await self._instance(db_session, info, request)
+        choices = await self._fk_choices(db_session, info, instance)
         values = {
             item.name: display_value(item, getattr(instance, item.name)) for item in info.fields
         }
@@ -451,77 +431,74 @@ class AdminViews:
             fields=info.fields,
         )
 
-    async def edit(self, request: Request) -> Response:
+    async def edit(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /m/{slug}/{identity}/edit``: validate and save the changes."""
         info = self._model(request, need="can_edit")
         form, session = await self._posted(request)
-        async with self.db.request_session() as db_session:
-            visit = await self._visit(request, db_session, session)
-            instance = await self._instance(db_session, info, request)
-            values, errors = parse_form(info.fields, form)
-            errors.update(await self._check_targets(db_session, info, values, errors))
-            if not errors:
-                for name, value in values.items():
-                    setattr(instance, name, value)
-                if info.has_audit:
-                    instance.stamp_updated_by(self.backend.audit_id(visit.principal))
-                errors = await self._save(db_session, instance)
-                if errors:  # rolled back: the row's attributes are expired, load them again
-                    await db_session.refresh(instance)
-            if errors:
-                choices = await self._fk_choices(db_session, info, instance)
-                shown = {
-                    item.name: display_value(item, getattr(instance, item.name))
-                    for item in info.fields
-                    if item.readonly
-                }
-                return self._render(
-                    "form.html",
-                    visit.session,
-                    422,
-                    visit=visit,
-                    info=info,
-                    admin=info.admin,
-                    values={**shown, **dict(form)},
-                    errors=errors,
-                    instance=instance,
-                    choices=choices,
-                    fields=info.fields,
-                )
+        visit = await self._visit(request, db_session, session)
+        instance = await self._instance(db_session, info, request)
+        values, errors = parse_form(info.fields, form)
+        errors.update(await self._check_targets(db_session, info, values, errors))
+        if not errors:
+            for name, value in values.items():
+                setattr(instance, name, value)
+            if info.has_audit:
+                instance.stamp_updated_by(self.backend.audit_id(visit.principal))
+            errors = await self._save(db_session, instance)
+            if errors:  # rolled back: the row's attributes are expired, load them again
+                await db_session.refresh(instance)
+        if errors:
+            choices = await self._fk_choices(db_session, info, instance)
+            shown = {
+                item.name: display_value(item, getattr(instance, item.name))
+                for item in info.fields
+                if item.readonly
+            }
+            return self._render(
+                "form.html",
+                visit.session,
+                422,
+                visit=visit,
+                info=info,
+                admin=info.admin,
+                values={**shown, **dict(form)},
+                errors=errors,
+                instance=instance,
+                choices=choices,
+                fields=info.fields,
+            )
         return self._secure(
             RedirectResponse(f"{self.prefix}/m/{info.admin.slug}/{instance.id}", 303)
         )
 
-    async def delete(self, request: Request) -> Response:
+    async def delete(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /m/{slug}/{identity}/delete``: delete the row."""
         info = self._model(request, need="can_delete")
         _, session = await self._posted(request)
-        async with self.db.request_session() as db_session:
-            await self._visit(request, db_session, session)
-            instance = await self._instance(db_session, info, request)
-            try:
-                async with atomic(db_session):
-                    await db_session.delete(instance)
-            except IntegrityError:
-                raise _Problem(
-                    409, "This row is still referenced by other rows; delete or change those first."
-                ) from None
+        await self._visit(request, db_session, session)
+        instance = await self._instance(db_session, info, request)
+        try:
+            async with atomic(db_session):
+                await db_session.delete(instance)
+        except IntegrityError:
+            raise _Problem(
+                409, "This row is still referenced by other rows; delete or change those first."
+            ) from None
         return self._secure(RedirectResponse(f"{self.prefix}/m/{info.admin.slug}/", 303))
 
-    async def autocomplete(self, request: Request) -> Response:
+    async def autocomplete(self, request: Request, db_session: AsyncSession) -> Response:
         """``GET /m/{slug}/autocomplete?q=``: up to 20 rows whose label matches, as options."""
         info = self._model(request)
         text = request.query_params.get("q", "").strip()
         label = label_column(info.admin.model, info.admin)
         field_name = request.query_params.get("field", "")
-        async with self.db.request_session() as db_session:
-            visit = await self._visit(request, db_session)
-            statement = select(info.admin.model.id, label)
-            if text:
-                statement = filtered_select(info.admin, ListQuery(search=text), statement)
-                if not info.admin.search_field_names:
-                    statement = statement.where(label.ilike(f"%{_escape(text)}%", escape="\\"))
-            rows = (await db_session.execute(statement.order_by(label).limit(20))).all()
+        visit = await self._visit(request, db_session)
+        statement = select(info.admin.model.id, label)
+        if text:
+            statement = filtered_select(info.admin, ListQuery(search=text), statement)
+            if not info.admin.search_field_names:
+                statement = statement.where(label.ilike(f"%{_escape(text)}%", escape="\\"))
+        rows = (await db_session.execute(statement.order_by(label).limit(20))).all()
         return self._render(
             "autocomplete.html", visit.session, rows=rows, field=field_name, text=text
         )
@@ -573,6 +550,10 @@ class AdminViews:
     def _model(self, request: Request, need: str | None = None) -> _ModelInfo:
         info = self.models.get(request.path_params["slug"])
         if info is None or (need is not None and not getattr(info.admin, need)):
+            session = self.store.load(request)
+            if session is None or not session.principal_id or session.mfa_pending:
+                # Signed-out visitors learn nothing, not even which models exist.
+                raise _Redirect(self._login_url(request))
             raise _Problem(404, "There is no such page in the admin.")
         return info
 
@@ -796,7 +777,11 @@ class AdminViews:
         """The response for a redirect to sign-in or an error page."""
         if isinstance(error, _Redirect):
             response = RedirectResponse(error.url, 303)
-            if "/login" in error.url:
+            session = self.store.load(request)
+            # Keep a visitor's valid cookie (a sign-in form open in another tab uses its
+            # token); drop one that expired, was tampered with or names a revoked admin.
+            anonymous = session is not None and session.principal_id is None
+            if "/login" in error.url and not anonymous:
                 self.store.clear(response)
             return self._secure(response)
         assert isinstance(error, _Problem)
