@@ -444,3 +444,19 @@ async def test_unknown_models_and_rows_are_404(admin: AdminClient, path: str) ->
 async def test_posting_to_an_unknown_row_is_404(admin: AdminClient, path: str) -> None:
     response = await admin.post(GADGETS + path, {"name": "x", "quantity": "1"})
     assert response.status_code == 404
+
+
+async def test_bulk_deleting_referenced_rows_is_a_conflict_that_changes_nothing(
+    env: AdminEnv, admin: AdminClient
+) -> None:
+    loose, held = Maker(name="Loose"), Maker(name="Held")
+    async with env.db.get_session_context() as session:
+        session.add_all([loose, held])
+    async with env.db.get_session_context() as session:
+        session.add(Gadget(name="holds", quantity=1, maker_id=held.id))
+    form = [("action", "delete"), ("ids", str(loose.id)), ("ids", str(held.id))]
+    response = await admin.post("/m/admin_t_maker/bulk", form)
+    assert response.status_code == 409
+    assert "still referenced" in response.text and "Nothing was changed" in response.text
+    for maker in (loose, held):  # one statement, one transaction: neither row went
+        assert (await admin.get(f"/m/admin_t_maker/{maker.id}")).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from tempest.core.asgi import get_asgi_application
 from tempest.db import get_database, reset_database
 from tests.conftest import _empty_tables
 from tests.contrib.admin.conftest import PASSWORD, AdminClient, csrf_of
+from tests.helpers import manage
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("restore_root_logging")]
 
@@ -101,3 +103,42 @@ async def test_admin_secret_key_takes_precedence(build: Build) -> None:
     page = await client.get("/login")
     assert page.status_code == 200
     assert "secure" not in page.headers["set-cookie"].lower().replace("samesite", "")
+
+
+async def test_password_hashes_and_totp_secrets_never_leave_the_database(build: Build) -> None:
+    client = await build()
+    from tempest.contrib.auth.users import get_user_model
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    async with get_database().get_session_context() as session:
+        user = get_user_model()(email="root@example.com", is_admin=True, mfa_secret=secret)
+        user.set_password(PASSWORD)
+        session.add(user)
+    assert (await client.login("root@example.com")).status_code == 303
+    pages = [
+        await client.get(f"/m/auth_user/{user.id}"),
+        await client.get(f"/m/auth_user/{user.id}/edit"),
+        await client.get("/m/auth_user/export.csv"),
+        await client.get("/m/auth_user/export.json"),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert "root@example.com" in page.text
+        for leak in (user.hashed_password, "hashed_password", secret, "mfa_secret"):
+            assert leak not in page.text, (page.url, leak)
+
+
+def test_check_warns_when_the_admin_has_no_secret(shared_project: Path) -> None:
+    result = manage(shared_project, "check", SECRET_KEY="too short")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "admin.W001" in output and "/admin answers 503" in output
+    assert "admin.W001" not in manage(shared_project, "check").stdout  # its .env has one
+
+
+def test_check_deploy_refuses_an_admin_cookie_over_http(shared_project: Path) -> None:
+    result = manage(shared_project, "check", "--deploy", ADMIN_COOKIE_SECURE="false")
+    assert result.returncode != 0
+    assert "admin.E101" in result.stdout + result.stderr
+    quiet = manage(shared_project, "check", "--deploy")
+    assert "admin.E101" not in quiet.stdout + quiet.stderr

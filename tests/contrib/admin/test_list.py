@@ -390,3 +390,15 @@ async def test_theme_css_carries_the_theme(anonymous: AdminClient, new_client: A
 async def test_unknown_static_files_are_404(anonymous: AdminClient, name: str) -> None:
     response = await anonymous.get(f"/static/{name}")
     assert response.status_code == 404
+
+
+async def test_a_first_page_holding_every_match_is_not_counted(
+    env: AdminEnv, admin: AdminClient
+) -> None:
+    env.statements.clear()
+    page = await admin.get("/m/admin_t_maker/")  # three makers: one page
+    assert page.status_code == 200
+    assert not [sql for sql in env.statements if "count(" in sql.lower()], env.statements
+    assert "reltuples" not in " ".join(env.statements)
+    shown = len(row_ids(page.text))
+    assert re.search(rf'data-testid="count">\s*{shown} rows?', page.text), page.text

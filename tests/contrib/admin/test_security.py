@@ -337,3 +337,26 @@ def test_register_decorator() -> None:
         10,
     )
     assert GoodAdmin.page_size == 10  # the class is returned unchanged
+
+
+def test_excluded_columns_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"list_display names excluded columns: sku"):
+        AdminModel(model=Part, exclude=[Part.sku], list_display=[Part.name, Part.sku])
+    with pytest.raises(ValueError, match="'id' cannot be excluded"):
+        AdminModel(model=Part, exclude=["id"])
+    hidden = AdminModel(model=Part, exclude=["sku"])
+    assert "sku" not in hidden.columns and "sku" not in hidden.list_display
+
+
+async def test_signed_out_visitors_cannot_tell_which_models_exist(anonymous: AdminClient) -> None:
+    for path in ("/m/admin_t_part/", "/m/no_such_model/", "/m/no_such_model/new"):
+        response = await anonymous.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/admin/login?next=")
+
+
+async def test_a_visitors_sign_in_token_survives_a_redirect(anonymous: AdminClient) -> None:
+    await anonymous.login_page()  # a sign-in form is open in one tab...
+    assert (await anonymous.get("/m/admin_t_part/")).status_code == 303  # ...another tab
+    response = await anonymous.login()  # the first tab's form still works
+    assert response.status_code == 303
