@@ -548,12 +548,15 @@ class AdminViews:
         )
 
     def _model(self, request: Request, need: str | None = None) -> _ModelInfo:
+        # Checked before anything else (and before any SQL): a signed-out visitor learns
+        # nothing, not even which models exist or which columns they have.
+        session = self.store.load(request)
+        if session is None or not session.principal_id:
+            raise _Redirect(self._login_url(request))
+        if session.mfa_pending:
+            raise _Redirect(f"{self.prefix}/mfa")
         info = self.models.get(request.path_params["slug"])
         if info is None or (need is not None and not getattr(info.admin, need)):
-            session = self.store.load(request)
-            if session is None or not session.principal_id or session.mfa_pending:
-                # Signed-out visitors learn nothing, not even which models exist.
-                raise _Redirect(self._login_url(request))
             raise _Problem(404, "There is no such page in the admin.")
         return info
 

@@ -360,3 +360,10 @@ async def test_a_visitors_sign_in_token_survives_a_redirect(anonymous: AdminClie
     assert (await anonymous.get("/m/admin_t_part/")).status_code == 303  # ...another tab
     response = await anonymous.login()  # the first tab's form still works
     assert response.status_code == 303
+
+
+async def test_signed_out_visitors_do_not_learn_column_names(anonymous: AdminClient) -> None:
+    for params in ({"sort": "secret_column"}, {"filter_nope": "1"}):
+        response = await anonymous.get("/m/admin_t_part/", params=params)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/admin/login?next=")
