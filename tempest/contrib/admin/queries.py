@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased, lazyload, load_only
 
 from tempest.contrib.admin.options import AdminModel
 from tempest.db.repository.counting import estimated_rows
+from tempest.db.repository.filters import escape_like
 from tempest.db.repository.keyset import check_cursor_column, cursor_payload, resume_after
 from tempest.db.repository.ordering import Ordering
 from tempest.exceptions import ValidationException
@@ -139,7 +140,7 @@ def filtered_select(
     model = admin_model.model
     statement = select(model) if statement is None else statement
     if query.search and admin_model.search_field_names:
-        pattern = "%" + _escape_like(query.search) + "%"
+        pattern = "%" + escape_like(query.search) + "%"
         statement = statement.where(
             or_(
                 *(
@@ -282,10 +283,6 @@ def _keyset_possible(ordering: Ordering) -> bool:
     except ValidationException:
         return False
     return True
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _filter_value(column: Any, raw: str, coerce: Any) -> Any:

@@ -42,6 +42,7 @@ from tempest.contrib.admin.queries import (
 from tempest.contrib.admin.sessions import AdminSession, SignedCookieSessionStore
 from tempest.contrib.admin.sites import AdminSite
 from tempest.db import atomic
+from tempest.db.repository.filters import escape_like
 from tempest.db.repository.ordering import Ordering
 from tempest.exceptions import ValidationException
 from tempest.utils.throttle import AttemptThrottle
@@ -497,7 +498,7 @@ class AdminViews:
         if text:
             statement = filtered_select(info.admin, ListQuery(search=text), statement)
             if not info.admin.search_field_names:
-                statement = statement.where(label.ilike(f"%{_escape(text)}%", escape="\\"))
+                statement = statement.where(label.ilike(f"%{escape_like(text)}%", escape="\\"))
         rows = (await db_session.execute(statement.order_by(label).limit(20))).all()
         return self._render(
             "autocomplete.html", visit.session, rows=rows, field=field_name, text=text
@@ -877,10 +878,6 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value  # a spreadsheet must not run it as a formula
     return value
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _integrity_message(error: IntegrityError) -> str:
