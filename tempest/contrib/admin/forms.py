@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from tempest.contrib.admin.options import AdminModel
 
-__all__ = ["FormField", "display_value", "form_fields", "parse_form"]
+__all__ = ["FormField", "display_value", "form_fields", "mapped_class", "parse_form"]
 
 _INT_RANGES: list[tuple[type[Any], int]] = [(SmallInteger, 15), (BigInteger, 63), (Integer, 31)]
 _TRUE = frozenset({"on", "true", "1", "yes"})
@@ -76,7 +76,7 @@ def form_fields(admin_model: AdminModel) -> list[FormField]:
     result = []
     for key, column in admin_model.columns.items():
         foreign = next(iter(column.foreign_keys), None)
-        target = _mapped_class(foreign.column.table) if foreign is not None else None
+        target = mapped_class(foreign.column.table) if foreign is not None else None
         widget, extra = _widget(column)
         if target is not None:
             widget = "fk"
@@ -293,7 +293,8 @@ def _decimal(column_type: Numeric[Any], text: str) -> Decimal:
     return value
 
 
-def _mapped_class(table: Any) -> type[Any] | None:
+def mapped_class(table: Any) -> type[Any] | None:
+    """The model class mapped to ``table``, if any."""
     from tempest.db import BaseModel
 
     for mapper in BaseModel.registry.mappers:

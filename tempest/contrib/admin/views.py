@@ -28,7 +28,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tempest.contrib.admin.backends import AdminAuthBackend, AdminAuthError
-from tempest.contrib.admin.forms import FormField, display_value, form_fields, parse_form
+from tempest.contrib.admin.forms import (
+    FormField,
+    display_value,
+    form_fields,
+    mapped_class,
+    parse_form,
+)
 from tempest.contrib.admin.options import AdminModel
 from tempest.contrib.admin.queries import (
     Count,
@@ -344,18 +350,7 @@ class AdminViews:
         visit = await self._visit(request, db_session)
         choices = await self._fk_choices(db_session, info)
         values = {item.name: display_value(item, _default(item)) for item in info.fields}
-        return self._render(
-            "form.html",
-            visit.session,
-            visit=visit,
-            info=info,
-            admin=info.admin,
-            values=values,
-            errors={},
-            instance=None,
-            choices=choices,
-            fields=info.fields,
-        )
+        return self._form_page(visit, info, values, {}, None, choices)
 
     async def create(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /m/{slug}/new``: validate and save a new row."""
@@ -372,20 +367,8 @@ class AdminViews:
                 instance.stamp_created_by(self.backend.audit_id(visit.principal))
             errors = await self._save(db_session, instance)
         if errors:
-            choices = await self._fk_choices(db_session, info)
-            return self._render(
-                "form.html",
-                visit.session,
-                422,
-                visit=visit,
-                info=info,
-                admin=info.admin,
-                values=dict(form),
-                errors=errors,
-                instance=None,
-                choices=choices,
-                fields=info.fields,
-            )
+            choices = await self._fk_choices(db_session, info, chosen=values)
+            return self._form_page(visit, info, dict(form), errors, None, choices, 422)
         assert instance is not None
         return self._secure(
             RedirectResponse(f"{self.prefix}/m/{info.admin.slug}/{instance.id}", 303)
@@ -419,18 +402,7 @@ class AdminViews:
         values = {
             item.name: display_value(item, getattr(instance, item.name)) for item in info.fields
         }
-        return self._render(
-            "form.html",
-            visit.session,
-            visit=visit,
-            info=info,
-            admin=info.admin,
-            values=values,
-            errors={},
-            instance=instance,
-            choices=choices,
-            fields=info.fields,
-        )
+        return self._form_page(visit, info, values, {}, instance, choices)
 
     async def edit(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /m/{slug}/{identity}/edit``: validate and save the changes."""
@@ -449,25 +421,14 @@ class AdminViews:
             if errors:  # rolled back: the row's attributes are expired, load them again
                 await db_session.refresh(instance)
         if errors:
-            choices = await self._fk_choices(db_session, info, instance)
+            choices = await self._fk_choices(db_session, info, instance, chosen=values)
             shown = {
                 item.name: display_value(item, getattr(instance, item.name))
                 for item in info.fields
                 if item.readonly
             }
-            return self._render(
-                "form.html",
-                visit.session,
-                422,
-                visit=visit,
-                info=info,
-                admin=info.admin,
-                values={**shown, **dict(form)},
-                errors=errors,
-                instance=instance,
-                choices=choices,
-                fields=info.fields,
-            )
+            values = {**shown, **dict(form)}
+            return self._form_page(visit, info, values, errors, instance, choices, 422)
         return self._secure(
             RedirectResponse(f"{self.prefix}/m/{info.admin.slug}/{instance.id}", 303)
         )
@@ -520,7 +481,6 @@ class AdminViews:
     # -- helpers ----------------------------------------------------------------------------
 
     def _prepare(self, admin: AdminModel) -> _ModelInfo:
-        from tempest.contrib.admin.forms import _mapped_class
         from tempest.db.repository.keyset import check_cursor_column
 
         fields = form_fields(admin)
@@ -528,7 +488,7 @@ class AdminViews:
         for name in admin.list_display_names:
             column = admin.columns[name]
             foreign = next(iter(column.foreign_keys), None)
-            target = _mapped_class(foreign.column.table) if foreign is not None else None
+            target = mapped_class(foreign.column.table) if foreign is not None else None
             if target is not None and foreign is not None:
                 registered = self.site.for_model(target)
                 fk_targets[name] = (target, label_column(target, registered), foreign.column.key)
@@ -684,9 +644,17 @@ class AdminViews:
         return problems
 
     async def _fk_choices(
-        self, db_session: AsyncSession, info: _ModelInfo, instance: Any = None
+        self,
+        db_session: AsyncSession,
+        info: _ModelInfo,
+        instance: Any = None,
+        chosen: Mapping[str, Any] | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """For each foreign key: a list of options, or the search URL and current label."""
+        """For each foreign key: a list of options, or the search URL and current label.
+
+        The current row is ``chosen``'s value (a form sent again with errors shows what was
+        picked), else ``instance``'s.
+        """
         result: dict[str, dict[str, Any]] = {}
         for item in info.fields:
             if item.target is None or item.readonly:
@@ -700,7 +668,10 @@ class AdminViews:
                     select(item.target.id, label).order_by(label).limit(FK_SELECT_LIMIT + 1)
                 )
             ).all()
-            current = getattr(instance, item.name, None) if instance is not None else None
+            if chosen is not None:
+                current = chosen.get(item.name)
+            else:
+                current = getattr(instance, item.name, None) if instance is not None else None
             if len(rows) <= FK_SELECT_LIMIT:
                 options = [(str(row[0]), str(row[1])) for row in rows]
                 result[item.name] = {"options": options}
@@ -755,6 +726,31 @@ class AdminViews:
             return await work
         except ValidationException as error:
             raise _Problem(400, error.message) from None
+
+    def _form_page(
+        self,
+        visit: _Visit,
+        info: _ModelInfo,
+        values: Mapping[str, str],
+        errors: Mapping[str, str],
+        instance: Any,
+        choices: dict[str, dict[str, Any]],
+        status: int = 200,
+    ) -> HTMLResponse:
+        """The create form (``instance`` None) or the edit form, with ``errors`` shown."""
+        return self._render(
+            "form.html",
+            visit.session,
+            status,
+            visit=visit,
+            info=info,
+            admin=info.admin,
+            values=values,
+            errors=errors,
+            instance=instance,
+            choices=choices,
+            fields=info.fields,
+        )
 
     def _render(
         self, template: str, session: AdminSession, status: int = 200, **context: Any

@@ -18,6 +18,13 @@
       box.querySelector(".autocomplete-results").innerHTML = "";
     }
   });
+  document.addEventListener("input", function (event) {
+    // An emptied search box means "no related row": forget the one chosen before.
+    var target = event.target;
+    if (!(target instanceof Element) || !target.matches(".autocomplete-input")) return;
+    if (target.value.trim() !== "") return;
+    target.closest("[data-autocomplete]").querySelector("input[type=hidden]").value = "";
+  });
   document.addEventListener("change", function (event) {
     var target = event.target;
     if (!(target instanceof Element) || !target.matches("[data-select-all]")) return;
