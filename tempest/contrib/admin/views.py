@@ -359,6 +359,7 @@ class AdminViews:
         model = info.admin.model
         visit = await self._visit(request, db_session, session)
         values, errors = parse_form(info.fields, form)
+        errors.update(_unpicked_searches(info, form, errors))
         errors.update(await self._check_targets(db_session, info, values, errors))
         instance = None
         if not errors:
@@ -411,6 +412,7 @@ class AdminViews:
         visit = await self._visit(request, db_session, session)
         instance = await self._instance(db_session, info, request)
         values, errors = parse_form(info.fields, form)
+        errors.update(_unpicked_searches(info, form, errors))
         errors.update(await self._check_targets(db_session, info, values, errors))
         if not errors:
             for name, value in values.items():
@@ -451,9 +453,10 @@ class AdminViews:
     async def autocomplete(self, request: Request, db_session: AsyncSession) -> Response:
         """``GET /m/{slug}/autocomplete?q=``: up to 20 rows whose label matches, as options."""
         info = self._model(request)
-        text = request.query_params.get("q", "").strip()
+        params = request.query_params
+        field_name = params.get("field", "")
+        text = (params.get(f"{field_name}__search") or params.get("q", "")).strip()
         label = label_column(info.admin.model, info.admin)
-        field_name = request.query_params.get("field", "")
         visit = await self._visit(request, db_session)
         statement = select(info.admin.model.id, label)
         if text:
@@ -821,6 +824,20 @@ def _local(target: str, home: str) -> bool:
         and "\\" not in target
         and all(ord(char) > 31 for char in target)
     )
+
+
+def _unpicked_searches(
+    info: _ModelInfo, form: Mapping[str, str], errors: Mapping[str, str]
+) -> dict[str, str]:
+    """Search boxes holding text that no click on a result turned into a row."""
+    return {
+        item.name: "Choose one of the rows the search offers, or empty the box."
+        for item in info.fields
+        if item.widget == "fk"
+        and item.name not in errors
+        and not form.get(item.name, "").strip()
+        and form.get(f"{item.name}__search", "").strip()
+    }
 
 
 def _pk(info: _ModelInfo, raw: str) -> Any:

@@ -3,7 +3,9 @@
 The project is made exactly as a user would (startproject, startapp, makemigrations,
 migrate, ``createsuperuser --noinput``) and nothing else is configured: these tests prove
 that the admin at ``/admin`` then works in a browser, with its Content-Security-Policy,
-its htmx and its own script.
+its htmx and its own script. Besides the generated ``OrderModel``, the app ``orders`` gets
+customers, carriers and invoices that point to both (added to its files before
+``makemigrations``, and filled by ``manage.py seed``), for both kinds of foreign-key field.
 """
 
 from __future__ import annotations
@@ -29,20 +31,93 @@ pytestmark = pytest.mark.e2e
 EMAIL = "boss@example.com"
 PASSWORD = "correct-horse-battery-9"
 XSS = "<script>alert(1)</script>"
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CUSTOMERS = 150
+"""More than views.FK_SELECT_LIMIT (100): an invoice's customer is picked in a search box."""
+CARRIERS = ["Post", "Rail", "Van"]
+"""Few: an invoice's carrier is picked in a select."""
+
+INVOICE_MODELS = '''
+
+import uuid
+
+from sqlalchemy import ForeignKey
+
+
+class CustomerModel(BaseModel):
+    """Someone who is invoiced; the table is named ``customer``."""
+
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class CarrierModel(BaseModel):
+    """Who delivers; the table is named ``carrier``."""
+
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class InvoiceModel(BaseModel):
+    """An invoice to a customer, delivered by a carrier; the table is named ``invoice``."""
+
+    name: Mapped[str] = mapped_column(String(100))
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customer.id"), default=None, index=True
+    )
+    carrier_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("carrier.id"), default=None, index=True
+    )
+'''
+
+INVOICE_ADMIN = """
+from orders.models import CarrierModel, CustomerModel, InvoiceModel
+
+site.register(AdminModel(model=CustomerModel, search_fields=[CustomerModel.name]))
+site.register(AdminModel(model=CarrierModel))
+site.register(
+    AdminModel(
+        model=InvoiceModel,
+        list_display=[InvoiceModel.name, InvoiceModel.customer_id, InvoiceModel.carrier_id],
+        search_fields=[InvoiceModel.name],
+    )
+)
+"""
+
+CUSTOMER_SEED = f'''"""Customers and carriers for the admin's foreign-key fields."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orders.models import CarrierModel, CustomerModel
+
+
+def add_customers(session: AsyncSession) -> None:
+    """{CUSTOMERS} customers, three with memorable names, and {len(CARRIERS)} carriers."""
+    names = ["Ada Lovelace", "Grace Hopper", "Alan Turing"]
+    names += [f"Customer {{number:03d}}" for number in range(1, {CUSTOMERS - 2})]
+    session.add_all(CustomerModel(name=name) for name in names)
+    session.add_all(CarrierModel(name=name) for name in {CARRIERS!r})
+'''
 
 
 @pytest.fixture(scope="module")
 def admin_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``shop`` with the app ``orders``, migrated, and one administrator."""
+    """``shop`` with the app ``orders`` and its invoices, migrated, seeded, one administrator."""
     root = tmp_path_factory.mktemp("admin-browser")
     created = tempest(root, "startproject", "shop")
     assert created.returncode == 0, created.stderr
     project = root / "shop"
     app = manage(project, "startapp", "orders")
     assert app.returncode == 0, app.stderr
+    for name, addition in [("models.py", INVOICE_MODELS), ("admin.py", INVOICE_ADMIN)]:
+        with (project / "orders" / name).open("a", encoding="utf-8") as module:
+            module.write(addition)
+    (project / "orders" / "customers.py").write_text(CUSTOMER_SEED, encoding="utf-8")
     for step in ("makemigrations", "migrate"):
         result = manage(project, step)
         assert result.returncode == 0, result.stderr
+    # Only this function: the app's own seeds.py would add orders, and the dashboard test
+    # expects none.
+    seeded = manage(project, "seed", "--seed", "orders.customers:add_customers")
+    assert seeded.returncode == 0, seeded.stderr
     superuser = manage(
         project,
         "createsuperuser",
@@ -176,6 +251,7 @@ def test_manage_orders_in_the_browser(
     page.goto(f"{admin_url}/m/order/")
     sign_in(page)  # and back to the page asked for
     assert page.url == f"{admin_url}/m/order/"
+    page.wait_for_load_state()  # the click waited for the page to start loading, not its scripts
     assert page.evaluate("typeof window.htmx") == "object"  # loaded under the CSP
     assert page.locator("[data-testid=count]").inner_text().startswith("0 ")
 
@@ -283,3 +359,97 @@ def test_manage_orders_in_the_browser(
     for name in ("list.png", "edit.png"):
         shot = artifacts_dir / name
         assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and shot.stat().st_size > 1000
+
+
+def test_foreign_keys_search_box_and_select(page: Page, admin_url: str, watch: PageWatch) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{admin_url}/m/invoice/new")
+    sign_in(page)
+    assert page.url == f"{admin_url}/m/invoice/new"
+    page.wait_for_load_state()  # htmx must be loaded before the box is typed in
+
+    # 150 customers: a search box whose hidden input holds the chosen id, not a select.
+    assert page.locator("select[name=customer_id]").count() == 0
+    customer_id = page.locator("input[type=hidden][name=customer_id]")
+    search = page.get_by_role("searchbox", name="Search Customer id")
+    results = page.locator(".autocomplete-results")
+    assert customer_id.input_value() == ""
+    assert search.input_value() == ""
+    # 3 carriers: a select of their names (and "—" for none: the column is nullable).
+    carrier = page.locator("select#f-carrier_id")
+    assert carrier.locator("option").all_inner_texts() == ["—", *CARRIERS]
+
+    # Typing asks the server (htmx) for the matching customers, by name; 20 at most.
+    search.fill("customer 1")  # 48 match: Customer 100 to Customer 147
+    expect(results.locator("[data-fk-choice]").first).to_have_text("Customer 100")
+    expect(results.locator("[data-fk-choice]")).to_have_count(20)
+    search.fill("nobody")
+    expect(results).to_have_text("Nothing matches “nobody”.")
+    search.fill("hopp")
+    choice = results.locator("[data-fk-choice]")
+    expect(choice).to_have_text(["Grace Hopper"])
+    choice.click()  # admin.js puts the id in the hidden input and the name in the box
+    grace = customer_id.input_value()
+    assert re.fullmatch(UUID, grace), grace
+    assert search.input_value() == "Grace Hopper"
+    assert results.inner_html().strip() == ""
+
+    page.select_option("#f-carrier_id", label="Rail")
+    # Sent without a name, the form comes back with the choices kept, the name still shown.
+    page.click("button:has-text('Save')")
+    assert page.locator("#e-name").inner_text() == "This field is required."
+    assert (customer_id.input_value(), search.input_value()) == (grace, "Grace Hopper")
+    assert page.locator("#f-carrier_id option:checked").inner_text() == "Rail"
+    page.fill("#f-name", "INV-1")
+    page.click("button:has-text('Save')")
+    assert re.search(rf"/admin/m/invoice/{UUID}$", page.url), page.url
+    invoice_url = page.url
+
+    # The detail page names the customer and the carrier, and links to them.
+    shown = page.locator("dd[data-field=customer_id] a")
+    assert shown.inner_text() == "Grace Hopper"
+    assert shown.get_attribute("href") == f"/admin/m/customer/{grace}"
+    assert page.locator("dd[data-field=carrier_id] a").inner_text() == "Rail"
+    assert grace not in page.locator("main").inner_text()
+    shown.click()
+    assert page.url == f"{admin_url}/m/customer/{grace}"
+    assert page.locator("dd[data-field=name]").inner_text() == "Grace Hopper"
+
+    # The list shows the names in the Customer id and Carrier id columns.
+    page.goto(f"{admin_url}/m/invoice/")
+    headers = page.locator("table.rows thead th").all_inner_texts()
+    assert [text.strip() for text in headers[1:]] == ["Name", "Customer id", "Carrier id"]
+    row = page.locator("table.rows tbody tr")
+    assert [text.strip() for text in row.locator("td").all_inner_texts()[1:]] == [
+        "INV-1",
+        "Grace Hopper",
+        "Rail",
+    ]
+
+    # The edit form shows the current customer's name in the box, and can change it.
+    page.goto(f"{invoice_url}/edit")
+    assert search.input_value() == "Grace Hopper"
+    assert customer_id.input_value() == grace
+    assert page.locator("#f-carrier_id option:checked").inner_text() == "Rail"
+    search.fill("turing")
+    expect(choice).to_have_text(["Alan Turing"])
+    choice.click()
+    turing = customer_id.input_value()
+    page.fill("#f-name", "")
+    page.click("button:has-text('Save')")  # refused: the new choice is kept, by its name
+    assert page.locator("#e-name").inner_text() == "This field is required."
+    assert (customer_id.input_value(), search.input_value()) == (turing, "Alan Turing")
+    page.fill("#f-name", "INV-1")
+    page.click("button:has-text('Save')")
+    assert page.url == invoice_url
+    assert page.locator("dd[data-field=customer_id]").inner_text() == "Alan Turing"
+
+    # Emptying the box takes the customer away (the column is nullable).
+    page.goto(f"{invoice_url}/edit")
+    search.fill("")
+    expect(choice).to_have_count(20)  # the first customers are offered; none is picked
+    assert customer_id.input_value() == ""
+    page.click("button:has-text('Save')")
+    assert page.url == invoice_url
+    assert page.locator("dd[data-field=customer_id]").inner_text() == "—"

@@ -460,3 +460,19 @@ async def test_bulk_deleting_referenced_rows_is_a_conflict_that_changes_nothing(
     assert "still referenced" in response.text and "Nothing was changed" in response.text
     for maker in (loose, held):  # one statement, one transaction: neither row went
         assert (await admin.get(f"/m/admin_t_maker/{maker.id}")).status_code == 200
+
+
+async def test_search_text_that_picked_no_row_is_an_error(
+    env: AdminEnv, admin: AdminClient
+) -> None:
+    form = {**valid_form(env, "unpicked"), "maker_id": "", "maker_id__search": "Glob"}
+    response = await admin.post(f"{GADGETS}new", form)
+    assert response.status_code == 422
+    assert field_error(response.text, "maker_id") == (
+        "Choose one of the rows the search offers, or empty the box."
+    )
+    assert (await count(env, "unpicked")) == 0
+    form["maker_id__search"] = ""  # an emptied box: no maker
+    assert (await admin.post(f"{GADGETS}new", form)).status_code == 303
+    saved = await load(env, "unpicked")
+    assert saved is not None and saved.maker_id is None

@@ -402,3 +402,11 @@ async def test_a_first_page_holding_every_match_is_not_counted(
     assert "reltuples" not in " ".join(env.statements)
     shown = len(row_ids(page.text))
     assert re.search(rf'data-testid="count">\s*{shown} rows?', page.text), page.text
+
+
+async def test_autocomplete_reads_the_search_box_of_its_field(admin: AdminClient) -> None:
+    page = await admin.get(
+        "/m/admin_t_maker/autocomplete", params={"field": "maker_id", "maker_id__search": "glo"}
+    )
+    assert page.status_code == 200
+    assert "Globex" in page.text and "Initech" not in page.text

@@ -19,10 +19,10 @@
     }
   });
   document.addEventListener("input", function (event) {
-    // An emptied search box means "no related row": forget the one chosen before.
+    // Typing in a search box forgets the row chosen before: the text no longer names it.
+    // An emptied box means "no related row"; other text must be completed by a click.
     var target = event.target;
     if (!(target instanceof Element) || !target.matches(".autocomplete-input")) return;
-    if (target.value.trim() !== "") return;
     target.closest("[data-autocomplete]").querySelector("input[type=hidden]").value = "";
   });
   document.addEventListener("change", function (event) {
