@@ -83,6 +83,9 @@ _LAZY_EXPORTS: dict[str, str] = {
     "BaseRepository": "tempest.db",
     "TenantScopedRepository": "tempest.db",
     "AuditMixin": "tempest.db",
+    "BaseOutboxModel": "tempest.db",
+    "OutboxRelay": "tempest.db",
+    "OutboxStatus": "tempest.db",
     "SoftDeleteMixin": "tempest.db",
     "atomic": "tempest.db",
     "BASE_COLUMN_ORDER": "tempest.db",
@@ -152,6 +155,10 @@ _LAZY_EXPORTS: dict[str, str] = {
     "MFAVerifySchema": "tempest.contrib.auth.schemas",
     "MFADisableSchema": "tempest.contrib.auth.schemas",
     "MFARecoveryCodesResponseSchema": "tempest.contrib.auth.schemas",
+    # background tasks
+    "task": "tempest.tasks",
+    "periodic": "tempest.tasks",
+    "TaskSession": "tempest.tasks",
     # admin site
     "AdminSite": "tempest.contrib.admin",
     "AdminModel": "tempest.contrib.admin",

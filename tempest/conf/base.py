@@ -13,7 +13,9 @@ from tempest.conf.mixins import (
     EmailSettings,
     JWTSettings,
     LogSettings,
+    RabbitMQSettings,
     ServerSettings,
+    TaskIQSettings,
     TokenSettings,
 )
 
@@ -33,6 +35,8 @@ class Settings(
     EmailSettings,
     TokenSettings,
     AdminSettings,
+    TaskIQSettings,
+    RabbitMQSettings,
     BaseAppSettings,
 ):
     """Base class of a project's settings.

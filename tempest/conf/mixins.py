@@ -109,8 +109,14 @@ class RabbitMQSettings(BaseAppSettings):
 class TaskIQSettings(BaseAppSettings):
     """The TaskIQ broker and its optional result backend."""
 
-    TASKIQ_BROKER_URL: str = "memory://"
+    TASKIQ_BROKER_URL: str = Field(
+        default="memory://",
+        description="memory:// (in-process), amqp://... (RabbitMQ) or redis://... (Redis).",
+    )
     TASKIQ_RESULT_BACKEND_URL: str | None = None
+    TASKIQ_QUEUE_NAME: str | None = Field(
+        default=None, description="The RabbitMQ queue or Redis stream tasks go to."
+    )
 
 
 class JWTSettings(BaseAppSettings):

@@ -20,7 +20,8 @@ def get_asgi_application() -> FastAPI:
     """Build the project's FastAPI application.
 
     Loads the settings and the app registry, then assembles: title, version and
-    description from settings; a lifespan that connects and disconnects the database;
+    description from settings; a lifespan that connects and disconnects the database
+    and, when the project uses them, the task broker and the message queue;
     the MIDDLEWARE stack (outermost first); the ``{detail, code, details}`` exception
     handlers; the health router; and each installed app's ``router`` under its
     ``api_prefix`` (``/api/<label>``).
@@ -46,18 +47,25 @@ def get_asgi_application() -> FastAPI:
         level=settings.LOG_LEVEL, json_output=settings.LOG_JSON, log_dir=settings.LOG_DIR or None
     )
     database = get_database()
+    brokers = _project_brokers(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await database.connect()
-        # Everything built so far (apps, models, routes) lives as long as the process:
-        # keep it out of the cyclic garbage collector's scans, which otherwise walk it
-        # again and again as requests allocate (about 15% of a database read's cost).
-        gc.collect()
-        gc.freeze()
+        started: list[Any] = []
         try:
+            for start, stop, _check in brokers.values():
+                await start()
+                started.append(stop)
+            # Everything built so far (apps, models, routes) lives as long as the process:
+            # keep it out of the cyclic garbage collector's scans, which otherwise walk it
+            # again and again as requests allocate (about 15% of a database read's cost).
+            gc.collect()
+            gc.freeze()
             yield
         finally:
+            for stop in reversed(started):
+                await stop()
             await database.disconnect()
 
     app = FastAPI(
@@ -70,8 +78,34 @@ def get_asgi_application() -> FastAPI:
     _add_middleware(app, settings)
     _include_app_routers(app)
     # Last: FastAPI matches included routers in order, and API traffic outweighs probes.
-    app.include_router(make_health_router(db=database, version=settings.VERSION))
+    checks = {name: check for name, (_start, _stop, check) in brokers.items()}
+    app.include_router(make_health_router(db=database, checks=checks, version=settings.VERSION))
     return app
+
+
+def _project_brokers(settings: Settings) -> dict[str, tuple[Any, Any, Any]]:
+    """The brokers the app connects in its lifespan: name -> (start, stop, health check).
+
+    The task broker when TaskIQ is installed and the project kicks tasks (a broker URL
+    other than ``memory://``, or a task declared in an app's tasks.py); the queue when
+    the project uses queues. A project that uses neither starts without them.
+    """
+    import importlib.util
+
+    from tempest.queue import queues_enabled
+
+    found: dict[str, tuple[Any, Any, Any]] = {}
+    if importlib.util.find_spec("taskiq") is not None:
+        from tempest import tasks
+
+        in_process = settings.TASKIQ_BROKER_URL.startswith("memory://")
+        if not in_process or tasks.discover_tasks():
+            found["tasks"] = (tasks.start_task_broker, tasks.stop_task_broker, tasks.health_check)
+    if queues_enabled():
+        from tempest import queue
+
+        found["queue"] = (queue.start_queue, queue.stop_queue, queue.health_check)
+    return found
 
 
 def _include_app_routers(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ from tempest.db.manager import AsyncDatabaseManager
 from tempest.db.migration_hooks import BASE_COLUMN_ORDER, compose_hooks, reorder_base_columns_first
 from tempest.db.mixins import AuditMixin, SoftDeleteMixin
 from tempest.db.models import NAMING_CONVENTION, BaseModel
+from tempest.db.outbox import BaseOutboxModel, OutboxRelay, OutboxStatus
 from tempest.db.repository import BaseRepository, TenantScopedRepository
 from tempest.db.session import get_database, reset_database
 from tempest.db.slow_queries import SlowQueryLogger
@@ -22,9 +23,12 @@ __all__ = [
     "AsyncDatabaseManager",
     "AuditMixin",
     "BaseModel",
+    "BaseOutboxModel",
     "BaseRepository",
     "DestructiveMigrationError",
     "MigrationError",
+    "OutboxRelay",
+    "OutboxStatus",
     "SlowQueryLogger",
     "SoftDeleteMixin",
     "TenantScopedRepository",

@@ -37,6 +37,9 @@ EXECUTED = {
     "topics/users.md",
     "topics/auth-flow.md",
     "topics/metrics.md",
+    "topics/tasks.md",
+    "topics/outbox.md",
+    "topics/queues.md",
     "topics/admin.md",
     "commands/index.md",
     "commands/writing.md",
@@ -184,10 +187,28 @@ def test_auth_flow(run_in_project: RunPage) -> None:
     assert "AUTH_REQUIRE_ACTIVATION=false python manage.py runserver" in transcript.ran
 
 
+def test_queues(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/queues.md")
+    assert_ran_everything("topics/queues.md", transcript, files=2, commands=2)
+    assert transcript.written == ["orders/subscribers.py", "orders/tests/test_subscribers.py"]
+
+
+def test_outbox(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/outbox.md")
+    assert_ran_everything("topics/outbox.md", transcript, files=4, commands=6)
+    assert transcript.ran[-2:] == ["python manage.py relay_outbox"] * 2
+
+
 def test_metrics(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/metrics.md")
     assert_ran_everything("topics/metrics.md", transcript, files=1, commands=1)
     assert transcript.written == ["report.py"]
+
+
+def test_tasks(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/tasks.md")
+    assert_ran_everything("topics/tasks.md", transcript, files=1, commands=1)
+    assert transcript.written == ["orders/tasks.py"]
 
 
 def test_admin(run_in_project: RunPage) -> None:

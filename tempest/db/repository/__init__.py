@@ -2,9 +2,9 @@
 
 One module per concern: ``filters`` (the filter dict), ``ordering`` (``order_by``),
 ``counting``, ``pagination`` (offset pages), ``keyset`` and ``cursor`` (cursor pages),
-``reads``, ``writes``, ``rows``/``bulk``/``copy`` (bulk statements), ``conflicts``
-(integrity errors as 409s), ``core`` (constructor and scoping hooks), ``base`` and
-``tenant`` (the classes).
+``reads``, ``writes``, ``rows``/``bulk``/``copy`` (bulk statements), ``outbox``
+(``save_with_outbox``), ``conflicts`` (integrity errors as 409s), ``core`` (constructor
+and scoping hooks), ``base`` and ``tenant`` (the classes).
 """
 
 from tempest.db.repository.base import BaseRepository

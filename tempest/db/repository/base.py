@@ -8,6 +8,7 @@ from typing import Any
 from tempest.db.repository.bulk import BulkMethods
 from tempest.db.repository.core import ModelType
 from tempest.db.repository.cursor import CursorMethods
+from tempest.db.repository.outbox import OutboxMethods
 from tempest.db.repository.pagination import PaginationMethods
 from tempest.db.repository.reads import ReadMethods
 from tempest.db.repository.writes import WriteMethods
@@ -19,10 +20,11 @@ class BaseRepository(
     ReadMethods[ModelType],
     PaginationMethods[ModelType],
     CursorMethods[ModelType],
+    OutboxMethods[ModelType],
     WriteMethods[ModelType],
     BulkMethods[ModelType],
 ):
-    """Data access for one model: reads, pagination, writes and bulk statements.
+    """Data access for one model: reads, pagination, writes, bulk statements and outbox.
 
     Use it directly or subclass it to fix the model, the messages and the mappers::
 
@@ -45,6 +47,10 @@ class BaseRepository(
     ``atomic(self.session)``, so it commits on its own on a request session and joins
     the caller's transaction inside ``atomic()`` / ``@transactional``. After a write
     fails inside an outer ``atomic()`` block, that whole block must be abandoned.
+
+    ``save_with_outbox`` saves a row together with an event for an
+    :class:`~tempest.db.outbox.OutboxRelay`; set ``outbox_model`` on a subclass to say
+    which outbox table the events go to.
     """
 
     def map_to_schema(self, instance: ModelType) -> Any:

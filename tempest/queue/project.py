@@ -1,0 +1,234 @@
+"""The project's queue: a RabbitBroker built from settings, and the apps' subscribers.
+
+Web processes publish through :func:`get_queue`, whose broker has no subscribers; the
+``consumer`` command builds a broker with every app's subscribers (:func:`get_consumer`).
+Subscribers are declared in an app's ``subscribers.py`` on a FastStream ``RabbitRouter``
+named ``router``; the router is included in the broker when the broker is built, so
+importing the module neither connects nor needs settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from tempest.exceptions.framework import ImproperlyConfigured
+from tempest.queue._extra import require_faststream
+from tempest.queue.manager import AsyncBrokerManager
+
+if TYPE_CHECKING:
+    from faststream.rabbit import RabbitBroker, RabbitRouter
+
+    from tempest.apps import AppConfig
+
+__all__ = [
+    "SUBSCRIBERS_MODULE",
+    "build_broker",
+    "get_consumer",
+    "get_queue",
+    "health_check",
+    "queues_enabled",
+    "reset_queue",
+    "safe_url",
+    "start_queue",
+    "stop_queue",
+    "subscriber_routers",
+]
+
+SUBSCRIBERS_MODULE = "subscribers"
+"""The app module holding an app's message handlers."""
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for RabbitMQ to accept a connection."""
+
+_queue: AsyncBrokerManager | None = None
+
+
+def subscriber_routers() -> list[tuple[AppConfig, RabbitRouter]]:
+    """The ``router`` of every installed app's ``subscribers.py``, in INSTALLED_APPS order.
+
+    Returns:
+        (app, router) pairs; apps without ``subscribers.py`` are left out.
+
+    Raises:
+        ImproperlyConfigured: A ``subscribers.py`` fails to import or has no ``router``
+            that is a ``faststream.rabbit.RabbitRouter``.
+    """
+    from tempest.apps import apps
+
+    found = apps.import_app_modules(SUBSCRIBERS_MODULE)
+    if not found:
+        return []
+    require_faststream()
+    from faststream.rabbit import RabbitRouter
+
+    routers: list[tuple[AppConfig, RabbitRouter]] = []
+    for config, module in found:
+        router = getattr(module, "router", None)
+        if not isinstance(router, RabbitRouter):
+            raise ImproperlyConfigured(
+                f"{module.__name__} must define `router = RabbitRouter()` "
+                "(from faststream.rabbit) and declare handlers with @router.subscriber(...)."
+            )
+        routers.append((config, router))
+    return routers
+
+
+def build_broker(*, subscribers: bool = False) -> RabbitBroker:
+    """A new ``RabbitBroker`` configured from settings.
+
+    Uses ``RABBITMQ_URL`` and ``RABBITMQ_PREFETCH_COUNT`` (messages a consumer takes before
+    acknowledging).
+
+    Args:
+        subscribers: Include every app's subscribers router (for the consumer).
+
+    Returns:
+        The broker, not connected.
+
+    Raises:
+        ImportError: The ``queue`` extra is not installed.
+        ImproperlyConfigured: A ``subscribers.py`` is broken.
+    """
+    require_faststream()
+    from faststream.rabbit import Channel, RabbitBroker
+
+    from tempest.conf import settings
+
+    broker = RabbitBroker(
+        settings.RABBITMQ_URL,
+        timeout=CONNECT_TIMEOUT,
+        # A message no queue takes (nobody declared it yet) raises instead of vanishing:
+        # an outbox relay must not mark such an event dispatched.
+        default_channel=Channel(
+            prefetch_count=settings.RABBITMQ_PREFETCH_COUNT, on_return_raises=True
+        ),
+    )
+    if subscribers:
+        for _, router in subscriber_routers():
+            broker.include_router(router)
+    return broker
+
+
+def get_queue() -> AsyncBrokerManager:
+    """The project's :class:`AsyncBrokerManager`, built from settings on first use.
+
+    In a web process its broker only publishes; in the ``consumer`` command it is the
+    broker running the subscribers, so handlers can publish through it too.
+    """
+    global _queue
+    if _queue is None:
+        _queue = AsyncBrokerManager(build_broker())
+    return _queue
+
+
+def get_consumer() -> AsyncBrokerManager:
+    """Make the project's queue a broker running every app's subscribers, and return it.
+
+    Returns:
+        The new manager (not connected); :func:`get_queue` returns it from now on.
+
+    Raises:
+        ImproperlyConfigured: A ``subscribers.py`` is broken.
+    """
+    global _queue
+    _queue = AsyncBrokerManager(build_broker(subscribers=True))
+    return _queue
+
+
+def reset_queue() -> None:
+    """Forget the project's queue so that the next use rebuilds it from settings.
+
+    Call :func:`stop_queue` first when it is connected.
+    """
+    global _queue
+    _queue = None
+
+
+def queues_enabled() -> bool:
+    """Whether the project uses message queues, so that the web app connects to RabbitMQ.
+
+    True when an installed app has a ``subscribers.py`` or ``RABBITMQ_URL`` is set
+    explicitly (environment, ``.env``, or a settings class that changes the default).
+    A project with neither starts without RabbitMQ.
+    """
+    from tempest.apps import apps
+    from tempest.conf import settings
+
+    values = settings.unwrap()  # type: ignore[attr-defined]
+    url: str = values.RABBITMQ_URL
+    if "RABBITMQ_URL" in values.model_fields_set or url != _default_url():
+        return True
+    return any(config.has_module(SUBSCRIBERS_MODULE) for config in apps.get_app_configs())
+
+
+def _default_url() -> str:
+    from tempest.conf.mixins import RabbitMQSettings
+
+    return str(RabbitMQSettings.model_fields["RABBITMQ_URL"].default)
+
+
+async def start_queue() -> None:
+    """Connect the project's queue when :func:`queues_enabled`; for the app's lifespan.
+
+    Raises:
+        ConnectionError: RabbitMQ cannot be reached; the message names ``RABBITMQ_URL``.
+    """
+    if not queues_enabled():
+        return
+    await connect_or_explain(get_queue())
+
+
+async def stop_queue() -> None:
+    """Disconnect the project's queue if it was connected; for the app's lifespan."""
+    if _queue is not None:
+        await _queue.disconnect()
+
+
+async def health_check() -> bool:
+    """Readiness check of the project's queue: connected and its connection up."""
+    return await get_queue().health_check()
+
+
+async def connect_or_explain(manager: AsyncBrokerManager) -> None:
+    """Connect ``manager``, turning a connection failure into a one-line explanation.
+
+    Raises:
+        ConnectionError: RabbitMQ cannot be reached; the message names ``RABBITMQ_URL``.
+    """
+    quiet = logging.getLogger("aiormq.connection")  # it logs the failure we explain
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        await manager.connect()
+    except (OSError, TimeoutError, ConnectionError) as error:
+        raise _unreachable(error) from error
+    except Exception as error:
+        if type(error).__module__.startswith(("aiormq", "aio_pika", "pamqp")):
+            raise _unreachable(error) from error
+        raise
+    finally:
+        quiet.setLevel(level)
+
+
+def _unreachable(error: BaseException) -> ConnectionError:
+    from tempest.conf import settings
+
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return ConnectionError(
+        f"Cannot connect to RabbitMQ at {safe_url(settings.RABBITMQ_URL)} ({reason}); "
+        "check RABBITMQ_URL and that the server is running."
+    )
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, safe to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
