@@ -15,8 +15,6 @@ import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from importlib.resources import files
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -28,6 +26,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tempest.contrib.admin.backends import AdminAuthBackend, AdminAuthError
+from tempest.contrib.admin.formatting import (
+    cell_text,
+    csv_value,
+    integrity_message,
+    json_value,
+)
 from tempest.contrib.admin.forms import (
     FormField,
     display_value,
@@ -139,7 +143,7 @@ class AdminViews:
             auto_reload=False,
         )
         self.templates.globals.update(site=site, prefix=self.prefix, models=list(site))
-        self.templates.filters["cell"] = _cell
+        self.templates.filters["cell"] = cell_text
         self.static = _load_static(site)
         self.templates.globals["asset_version"] = self.static[1]
         self.models = {item.slug: self._prepare(item) for item in site}
@@ -291,14 +295,14 @@ class AdminViews:
         filename = f"{info.admin.slug}.{kind}"
         headers = {**_PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
         if kind == "json":
-            data = [{name: _jsonable(getattr(row, name)) for name in names} for row in rows]
+            data = [{name: json_value(getattr(row, name)) for name in names} for row in rows]
             body = json.dumps(data, ensure_ascii=False, indent=2)
             return Response(body, media_type="application/json", headers=headers)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(names)
         for row in rows:
-            writer.writerow([_csv_cell(getattr(row, name)) for name in names])
+            writer.writerow([csv_value(getattr(row, name)) for name in names])
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
     async def bulk(self, request: Request, db_session: AsyncSession) -> Response:
@@ -627,7 +631,7 @@ class AdminViews:
                 db_session.add(instance)
         except IntegrityError as error:
             await db_session.rollback()
-            return {"__all__": _integrity_message(error)}
+            return {"__all__": integrity_message(error)}
         return {}
 
     async def _check_targets(
@@ -859,49 +863,6 @@ def _default(item: FormField) -> Any:
     if default is not None and getattr(default, "is_scalar", False):
         return getattr(default, "arg", None)
     return None
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if hasattr(value, "name") and hasattr(value, "value") and not isinstance(value, str):
-        return str(value.name)
-    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID | Decimal):
-        return str(value)
-    if hasattr(value, "name") and hasattr(value, "value") and not isinstance(value, str):
-        return value.name
-    return value
-
-
-def _csv_cell(value: Any) -> Any:
-    value = _jsonable(value)
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value  # a spreadsheet must not run it as a formula
-    return value
-
-
-def _integrity_message(error: IntegrityError) -> str:
-    text = str(error.orig).lower()
-    if "unique" in text or "duplicate" in text:
-        return "Another row already has one of these values (a unique column)."
-    if "foreign key" in text:
-        return "A related row does not exist."
-    if "not null" in text or "null value" in text:
-        return "A required value is missing."
-    return "The database refused this row: check the values."
 
 
 async def _metrics() -> dict[str, Any] | None:
