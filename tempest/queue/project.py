@@ -5,11 +5,17 @@ Web processes publish through :func:`get_queue`, whose broker has no subscribers
 Subscribers are declared in an app's ``subscribers.py`` on a FastStream ``RabbitRouter``
 named ``router``; the router is included in the broker when the broker is built, so
 importing the module neither connects nor needs settings.
+
+For tests (the pytest plugin uses them): :func:`in_memory_queue` runs the project's queue,
+subscribers included, on FastStream's ``TestRabbitBroker``, and
+:func:`override_message_session` gives ``MessageSession`` the test's session.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +25,7 @@ from tempest.queue.manager import AsyncBrokerManager
 
 if TYPE_CHECKING:
     from faststream.rabbit import RabbitBroker, RabbitRouter
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from tempest.apps import AppConfig
 
@@ -28,6 +35,9 @@ __all__ = [
     "get_consumer",
     "get_queue",
     "health_check",
+    "in_memory_queue",
+    "message_session_override",
+    "override_message_session",
     "queues_enabled",
     "reset_queue",
     "safe_url",
@@ -43,6 +53,7 @@ CONNECT_TIMEOUT = 10.0
 """Seconds to wait for RabbitMQ to accept a connection."""
 
 _queue: AsyncBrokerManager | None = None
+_session_override: AsyncSession | None = None
 
 
 def subscriber_routers() -> list[tuple[AppConfig, RabbitRouter]]:
@@ -184,6 +195,66 @@ async def stop_queue() -> None:
     """Disconnect the project's queue if it was connected; for the app's lifespan."""
     if _queue is not None:
         await _queue.disconnect()
+
+
+@asynccontextmanager
+async def in_memory_queue() -> AsyncIterator[AsyncBrokerManager]:
+    """Inside the block, the project's queue runs every app's subscribers in memory.
+
+    For tests: the queue becomes a broker with the apps' subscribers (as in
+    :func:`get_consumer`) patched by FastStream's ``TestRabbitBroker``, and is connected.
+    Nothing reaches RabbitMQ: a message published through it (``Publisher``,
+    :func:`get_queue`) is handed to the matching subscriber at once, inside
+    ``publish()``, which raises what the handler raises. The app's lifespan, run inside
+    the block, finds the queue already connected. The queue is forgotten afterwards.
+
+    Yields:
+        The project's queue, connected.
+
+    Raises:
+        ImportError: The ``queue`` extra is not installed.
+        ImproperlyConfigured: A ``subscribers.py`` is broken.
+    """
+    global _queue
+    require_faststream()
+    from faststream.rabbit import TestRabbitBroker
+
+    manager = get_consumer()
+    try:
+        async with TestRabbitBroker(manager.broker, connect_only=False):
+            await manager.connect()
+            try:
+                yield manager
+            finally:
+                await manager.disconnect()
+    finally:
+        _queue = None
+
+
+@contextmanager
+def override_message_session(session: AsyncSession) -> Iterator[AsyncSession]:
+    """Inside the block, every ``MessageSession`` is ``session`` (the test's ``db_session``).
+
+    Handlers run in this process (:func:`in_memory_queue`) then see the test's rows, and
+    what they write is rolled back with the test.
+
+    Args:
+        session: The session handlers receive.
+
+    Yields:
+        The same session.
+    """
+    global _session_override
+    previous, _session_override = _session_override, session
+    try:
+        yield session
+    finally:
+        _session_override = previous
+
+
+def message_session_override() -> AsyncSession | None:
+    """The session set by :func:`override_message_session`, or None outside it."""
+    return _session_override
 
 
 async def health_check() -> bool:

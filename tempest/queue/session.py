@@ -23,11 +23,19 @@ async def message_session() -> AsyncIterator[AsyncSession]:
     :func:`tempest.db.atomic` (``BaseRepository`` does it), changes still pending when the
     handler returns are saved, and discarded when it raises.
 
+    Inside :func:`tempest.queue.project.override_message_session` (the test plugin's
+    ``db_session``) it yields that session instead, as it is.
+
     Yields:
         A session from ``tempest.db.get_database().request_session()``.
     """
     from tempest.db.session import get_database
+    from tempest.queue.project import message_session_override
 
+    override = message_session_override()
+    if override is not None:
+        yield override
+        return
     async with get_database().request_session() as session:
         yield session
 

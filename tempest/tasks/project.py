@@ -3,22 +3,33 @@
 Settings read (``TaskIQSettings``): ``TASKIQ_BROKER_URL`` (default ``memory://``),
 ``TASKIQ_RESULT_BACKEND_URL`` and ``TASKIQ_QUEUE_NAME``. :func:`reset_task_broker`
 forgets the broker so that the next use rebuilds it, for tests that change settings.
+
+For tests (the pytest plugin uses them): :func:`run_tasks_in_place` makes a ``memory://``
+broker run each kicked task inside ``kiq()`` and keep the errors of failed tasks for
+:func:`wait_for_tasks` to raise, and :func:`override_task_session` gives ``TaskSession``
+the test's session. This module imports no TaskIQ until a broker is built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from tempest.tasks.brokers import broker_scheme, make_broker
 from tempest.tasks.registry import TempestTask, bind_all, registered_tasks
 
 if TYPE_CHECKING:
-    from taskiq import AsyncBroker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from taskiq import AsyncBroker, TaskiqMiddleware
 
     from tempest.tasks.manager import AsyncTaskBrokerManager
     from tempest.tasks.scheduler import AsyncTaskScheduler
 
 _manager: AsyncTaskBrokerManager | None = None
+_in_place = False
+_session_override: AsyncSession | None = None
+_task_errors: list[BaseException] = []
 
 
 def task_settings() -> tuple[str, str | None, str | None]:
@@ -32,9 +43,82 @@ def task_settings() -> tuple[str, str | None, str | None]:
 
 
 def build_broker(queue_name: str | None = None) -> AsyncBroker:
-    """A new broker from the project's settings (``queue_name`` overrides the setting)."""
+    """A new broker from the project's settings (``queue_name`` overrides the setting).
+
+    After :func:`run_tasks_in_place`, a ``memory://`` broker runs each kicked task inside
+    ``kiq()`` and records the errors of the tasks that fail.
+    """
     url, backend, queue = task_settings()
-    return make_broker(url, result_backend_url=backend, queue_name=queue_name or queue)
+    broker = make_broker(url, result_backend_url=backend, queue_name=queue_name or queue)
+    if _in_place and broker_scheme(url) == "memory":
+        broker.await_inplace = True  # type: ignore[attr-defined]  # InMemoryBroker's option
+        broker.add_middlewares(_error_recorder())
+    return broker
+
+
+def run_tasks_in_place(enabled: bool = True) -> None:
+    """Make the ``memory://`` brokers built from now on run a kicked task inside ``kiq()``.
+
+    The test plugin turns it on, as Celery's eager mode does: ``await t.kiq(...)``
+    returns once the task has run, in the caller's event loop, so it can share the
+    caller's database session (:func:`override_task_session`) without two coroutines
+    using one session at once. A task that raises does not fail ``kiq()`` (a request
+    that kicks it succeeds, as in production); its error is kept, and
+    :func:`wait_for_tasks` raises it.
+
+    Args:
+        enabled: False goes back to running kicked tasks in the background.
+    """
+    global _in_place
+    _in_place = enabled
+
+
+@contextmanager
+def override_task_session(session: AsyncSession) -> Iterator[AsyncSession]:
+    """Inside the block, every ``TaskSession`` is ``session`` (the test's ``db_session``).
+
+    Tasks then see the rows the test made in its transaction, and what they write is
+    rolled back with it. Only tasks run in this process see it (``memory://``).
+
+    Args:
+        session: The session tasks receive.
+
+    Yields:
+        The same session.
+    """
+    global _session_override
+    previous, _session_override = _session_override, session
+    try:
+        yield session
+    finally:
+        _session_override = previous
+
+
+def task_session_override() -> AsyncSession | None:
+    """The session set by :func:`override_task_session`, or None outside it."""
+    return _session_override
+
+
+def pop_task_errors() -> list[BaseException]:
+    """The errors of tasks that failed in place since the last call, oldest first."""
+    errors = list(_task_errors)
+    _task_errors.clear()
+    return errors
+
+
+def _error_recorder() -> TaskiqMiddleware:
+    from taskiq import NoResultError, TaskiqMessage, TaskiqMiddleware, TaskiqResult
+
+    class RecordTaskErrors(TaskiqMiddleware):
+        """Keep the error of a failed run that is not retried, for wait_for_tasks()."""
+
+        def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+            # A run that SimpleRetryMiddleware retries gets NoResultError as its error.
+            error = result.error
+            if result.is_err and error is not None and not isinstance(error, NoResultError):
+                _task_errors.append(error)
+
+    return RecordTaskErrors()
 
 
 def get_task_manager() -> AsyncTaskBrokerManager:
@@ -112,13 +196,31 @@ async def stop_task_broker() -> None:
     manager = _manager
     if manager is None:
         return
-    await wait_for_tasks()
+    await _wait_all()
     await manager.disconnect()
     _manager = None
 
 
 async def wait_for_tasks() -> None:
-    """On ``memory://``, wait until every task kicked so far finished (tests); else no-op."""
+    """Wait for the tasks kicked so far on ``memory://``, and raise the errors of failed ones.
+
+    On other brokers it returns at once (workers run the tasks). Errors are kept only when
+    tasks run in place (:func:`run_tasks_in_place`, as in the test plugin); each is
+    raised once.
+
+    Raises:
+        Exception: What the one failed task raised; a ``BaseExceptionGroup`` of them when
+            several failed.
+    """
+    await _wait_all()
+    errors = pop_task_errors()
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise BaseExceptionGroup(f"{len(errors)} tasks failed", errors)
+
+
+async def _wait_all() -> None:
     manager = _manager
     if manager is None:
         return

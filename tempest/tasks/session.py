@@ -17,9 +17,17 @@ async def task_session() -> AsyncIterator[AsyncSession]:
 
     Writes commit through :func:`tempest.db.atomic` (``BaseRepository`` does it); changes
     still pending when the task returns are saved, and discarded when it raises.
+
+    Inside :func:`tempest.tasks.project.override_task_session` (the test plugin's
+    ``db_session``) it yields that session instead, as it is.
     """
     from tempest.db.session import get_database
+    from tempest.tasks.project import task_session_override
 
+    override = task_session_override()
+    if override is not None:
+        yield override
+        return
     async with get_database().request_session() as session:
         yield session
 

@@ -19,6 +19,13 @@ What it gives a project's tests:
   repositories) become savepoints.
 - ``client``: an ``httpx.AsyncClient`` on the project's app whose requests use that same
   session, so a test can arrange rows with ``db_session`` and read them over HTTP.
+- Background tasks run in the test: ``TASKIQ_BROKER_URL`` is ``memory://`` (or
+  ``TEMPEST_TEST_TASKIQ_BROKER_URL``), a kicked task runs inside ``kiq()`` with
+  ``db_session`` as its ``TaskSession``, and a task's error is raised by
+  ``await tempest.tasks.wait_for_tasks()`` or, when the test does not wait, fails it.
+- Message queues run in memory: inside ``client``, a project that uses queues has its
+  subscribers on FastStream's ``TestRabbitBroker``, with ``db_session`` as their
+  ``MessageSession``; nothing connects to RabbitMQ.
 
 ``async def`` tests run on asyncio without any marker.
 """
@@ -31,6 +38,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +53,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 TEST_DATABASE_VARIABLE = "TEMPEST_TEST_DATABASE_URL"
+TEST_TASK_BROKER_VARIABLE = "TEMPEST_TEST_TASKIQ_BROKER_URL"
 _state: dict[str, Any] = {}
 
 
@@ -67,6 +76,11 @@ def pytest_configure(config: pytest.Config) -> None:
         url = f"sqlite+aiosqlite:///{scratch / 'test.sqlite3'}"
     os.environ["DATABASE_URL"] = url
     _state["url"] = url
+    # Tasks run in the test process, as with Celery's eager mode, whatever .env says.
+    os.environ["TASKIQ_BROKER_URL"] = os.environ.get(TEST_TASK_BROKER_VARIABLE) or "memory://"
+    from tempest.tasks.project import run_tasks_in_place
+
+    run_tasks_in_place()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -135,10 +149,35 @@ def tempest_app(tempest_database_url: str) -> FastAPI:
     return get_asgi_application()
 
 
+@pytest.fixture(autouse=True)
+def _tempest_task_errors() -> Iterator[None]:
+    """Fail a test whose tasks raised and that did not ``await wait_for_tasks()``."""
+    from tempest.tasks.project import pop_task_errors
+
+    pop_task_errors()  # a previous test's leftovers were reported there
+    yield
+    errors = pop_task_errors()
+    if errors:
+        lines = "\n".join(f"  {type(error).__name__}: {error}" for error in errors)
+        pytest.fail(
+            f"{len(errors)} background task(s) kicked by this test raised:\n{lines}\n"
+            "`await tempest.tasks.wait_for_tasks()` raises them in the test "
+            "(use pytest.raises when the failure is expected).",
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 async def db_session(tempest_database_url: str) -> AsyncIterator[AsyncSession]:
-    """A session in a transaction that is rolled back when the test ends."""
+    """A session in a transaction that is rolled back when the test ends.
+
+    Tasks run in the test (``TaskSession``) and message handlers (``MessageSession``)
+    get this same session.
+    """
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tempest.queue.project import override_message_session
+    from tempest.tasks.project import override_task_session
 
     engine = _test_engine(tempest_database_url)
     try:
@@ -148,7 +187,8 @@ async def db_session(tempest_database_url: str) -> AsyncIterator[AsyncSession]:
                 bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
             )
             try:
-                yield session
+                with override_task_session(session), override_message_session(session):
+                    yield session
             finally:
                 await session.close()
                 await transaction.rollback()
@@ -160,17 +200,24 @@ async def db_session(tempest_database_url: str) -> AsyncIterator[AsyncSession]:
 async def client(
     tempest_app: FastAPI, db_session: AsyncSession
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the project's app; requests use the test's ``db_session``."""
+    """An HTTP client on the project's app; requests use the test's ``db_session``.
+
+    When the project uses queues, the app's queue runs the apps' subscribers in memory.
+    """
     import httpx
 
     from tempest.db import get_session
+    from tempest.queue.project import in_memory_queue, queues_enabled
 
     async def same_session() -> AsyncIterator[AsyncSession]:
         yield db_session
 
     tempest_app.dependency_overrides[get_session] = same_session
     try:
-        async with tempest_app.router.lifespan_context(tempest_app):
+        async with AsyncExitStack() as stack:
+            if queues_enabled():
+                await stack.enter_async_context(in_memory_queue())
+            await stack.enter_async_context(tempest_app.router.lifespan_context(tempest_app))
             transport = httpx.ASGITransport(app=tempest_app)
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
                 yield http

@@ -153,8 +153,13 @@ def test_migrations(run_in_project: RunPage) -> None:
 
 def test_testing(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/testing.md")
-    assert_ran_everything("topics/testing.md", transcript, files=1, commands=1)
-    assert transcript.written == ["orders/tests/test_orders.py"]
+    assert_ran_everything("topics/testing.md", transcript, files=4, commands=2)
+    assert transcript.written == [
+        "orders/tests/test_orders.py",
+        "orders/tasks.py",
+        "orders/subscribers.py",
+        "orders/tests/test_background.py",
+    ]
 
 
 def test_transactions(run_in_project: RunPage) -> None:
