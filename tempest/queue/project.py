@@ -8,14 +8,14 @@ importing the module neither connects nor needs settings.
 
 For tests (the pytest plugin uses them): :func:`in_memory_queue` runs the project's queue,
 subscribers included, on FastStream's ``TestRabbitBroker``, and
-:func:`override_message_session` gives ``MessageSession`` the test's session.
+:func:`tempest.db.session.override_work_session` gives ``MessageSession`` the test's session.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,7 +25,6 @@ from tempest.queue.manager import AsyncBrokerManager
 
 if TYPE_CHECKING:
     from faststream.rabbit import RabbitBroker, RabbitRouter
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from tempest.apps import AppConfig
 
@@ -36,8 +35,6 @@ __all__ = [
     "get_queue",
     "health_check",
     "in_memory_queue",
-    "message_session_override",
-    "override_message_session",
     "queues_enabled",
     "reset_queue",
     "safe_url",
@@ -53,7 +50,6 @@ CONNECT_TIMEOUT = 10.0
 """Seconds to wait for RabbitMQ to accept a connection."""
 
 _queue: AsyncBrokerManager | None = None
-_session_override: AsyncSession | None = None
 
 
 def subscriber_routers() -> list[tuple[AppConfig, RabbitRouter]]:
@@ -229,32 +225,6 @@ async def in_memory_queue() -> AsyncIterator[AsyncBrokerManager]:
                 await manager.disconnect()
     finally:
         _queue = None
-
-
-@contextmanager
-def override_message_session(session: AsyncSession) -> Iterator[AsyncSession]:
-    """Inside the block, every ``MessageSession`` is ``session`` (the test's ``db_session``).
-
-    Handlers run in this process (:func:`in_memory_queue`) then see the test's rows, and
-    what they write is rolled back with the test.
-
-    Args:
-        session: The session handlers receive.
-
-    Yields:
-        The same session.
-    """
-    global _session_override
-    previous, _session_override = _session_override, session
-    try:
-        yield session
-    finally:
-        _session_override = previous
-
-
-def message_session_override() -> AsyncSession | None:
-    """The session set by :func:`override_message_session`, or None outside it."""
-    return _session_override
 
 
 async def health_check() -> bool:

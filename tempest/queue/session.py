@@ -17,26 +17,14 @@ __all__ = ["MessageSession", "message_session"]
 
 
 async def message_session() -> AsyncIterator[AsyncSession]:
-    """FastStream dependency: one autocommit session of the project's database per message.
-
-    Works like a request's session: each query runs on its own, writes commit through
-    :func:`tempest.db.atomic` (``BaseRepository`` does it), changes still pending when the
-    handler returns are saved, and discarded when it raises.
-
-    Inside :func:`tempest.queue.project.override_message_session` (the test plugin's
-    ``db_session``) it yields that session instead, as it is.
+    """FastStream dependency: the session of one message (:func:`tempest.db.session.work_session`).
 
     Yields:
-        A session from ``tempest.db.get_database().request_session()``.
+        The session.
     """
-    from tempest.db.session import get_database
-    from tempest.queue.project import message_session_override
+    from tempest.db.session import work_session
 
-    override = message_session_override()
-    if override is not None:
-        yield override
-        return
-    async with get_database().request_session() as session:
+    async with work_session() as session:
         yield session
 
 

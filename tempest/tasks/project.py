@@ -6,21 +6,19 @@ forgets the broker so that the next use rebuilds it, for tests that change setti
 
 For tests (the pytest plugin uses them): :func:`run_tasks_in_place` makes a ``memory://``
 broker run each kicked task inside ``kiq()`` and keep the errors of failed tasks for
-:func:`wait_for_tasks` to raise, and :func:`override_task_session` gives ``TaskSession``
-the test's session. This module imports no TaskIQ until a broker is built.
+:func:`wait_for_tasks` to raise, and :func:`tempest.db.session.override_work_session`
+gives ``TaskSession`` the test's session. This module imports no TaskIQ until a broker is
+built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from tempest.tasks.brokers import broker_scheme, make_broker
 from tempest.tasks.registry import TempestTask, bind_all, registered_tasks
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
     from taskiq import AsyncBroker, TaskiqMiddleware
 
     from tempest.tasks.manager import AsyncTaskBrokerManager
@@ -28,7 +26,6 @@ if TYPE_CHECKING:
 
 _manager: AsyncTaskBrokerManager | None = None
 _in_place = False
-_session_override: AsyncSession | None = None
 _task_errors: list[BaseException] = []
 
 
@@ -61,8 +58,8 @@ def run_tasks_in_place(enabled: bool = True) -> None:
 
     The test plugin turns it on, as Celery's eager mode does: ``await t.kiq(...)``
     returns once the task has run, in the caller's event loop, so it can share the
-    caller's database session (:func:`override_task_session`) without two coroutines
-    using one session at once. A task that raises does not fail ``kiq()`` (a request
+    caller's database session (:func:`tempest.db.session.override_work_session`) without
+    two coroutines using one session at once. A task that raises does not fail ``kiq()`` (a request
     that kicks it succeeds, as in production); its error is kept, and
     :func:`wait_for_tasks` raises it.
 
@@ -71,32 +68,6 @@ def run_tasks_in_place(enabled: bool = True) -> None:
     """
     global _in_place
     _in_place = enabled
-
-
-@contextmanager
-def override_task_session(session: AsyncSession) -> Iterator[AsyncSession]:
-    """Inside the block, every ``TaskSession`` is ``session`` (the test's ``db_session``).
-
-    Tasks then see the rows the test made in its transaction, and what they write is
-    rolled back with it. Only tasks run in this process see it (``memory://``).
-
-    Args:
-        session: The session tasks receive.
-
-    Yields:
-        The same session.
-    """
-    global _session_override
-    previous, _session_override = _session_override, session
-    try:
-        yield session
-    finally:
-        _session_override = previous
-
-
-def task_session_override() -> AsyncSession | None:
-    """The session set by :func:`override_task_session`, or None outside it."""
-    return _session_override
 
 
 def pop_task_errors() -> list[BaseException]:

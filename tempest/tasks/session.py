@@ -13,22 +13,10 @@ _taskiq = require("taskiq")
 
 
 async def task_session() -> AsyncIterator[AsyncSession]:
-    """Yield an autocommit session of the project's database for one task run.
+    """Yield the session of one task run (:func:`tempest.db.session.work_session`)."""
+    from tempest.db.session import work_session
 
-    Writes commit through :func:`tempest.db.atomic` (``BaseRepository`` does it); changes
-    still pending when the task returns are saved, and discarded when it raises.
-
-    Inside :func:`tempest.tasks.project.override_task_session` (the test plugin's
-    ``db_session``) it yields that session instead, as it is.
-    """
-    from tempest.db.session import get_database
-    from tempest.tasks.project import task_session_override
-
-    override = task_session_override()
-    if override is not None:
-        yield override
-        return
-    async with get_database().request_session() as session:
+    async with work_session() as session:
         yield session
 
 

@@ -176,8 +176,7 @@ async def db_session(tempest_database_url: str) -> AsyncIterator[AsyncSession]:
     """
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from tempest.queue.project import override_message_session
-    from tempest.tasks.project import override_task_session
+    from tempest.db.session import override_work_session
 
     engine = _test_engine(tempest_database_url)
     try:
@@ -187,7 +186,7 @@ async def db_session(tempest_database_url: str) -> AsyncIterator[AsyncSession]:
                 bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
             )
             try:
-                with override_task_session(session), override_message_session(session):
+                with override_work_session(session):
                     yield session
             finally:
                 await session.close()
