@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import click
 
 from tempest.core.management.base import CommandError, echo
-from tempest.core.management.commands.worker import (
-    LOG_LEVELS,
+from tempest.core.management.tasking import (
     discovered_tasks,
+    log_level_option,
     project_broker,
     shared_broker_url,
 )
@@ -22,13 +22,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option(
-    "--log-level",
-    type=click.Choice(LOG_LEVELS, case_sensitive=False),
-    default="INFO",
-    show_default=True,
-    help="Level of the scheduler's log.",
-)
+@log_level_option("the scheduler's")
 def command(log_level: str) -> None:
     """Kick every @periodic task into the broker when it is due; workers run them.
 
@@ -63,7 +57,7 @@ def command(log_level: str) -> None:
 async def _run(scheduler: AsyncTaskScheduler, shown_url: str) -> None:
     from taskiq.cli.scheduler.run import SchedulerLoop
 
-    from tempest.core.management.commands.worker import CONNECT_TIMEOUT_SECONDS
+    from tempest.core.management.tasking import CONNECT_TIMEOUT_SECONDS
 
     main = asyncio.current_task()
     assert main is not None

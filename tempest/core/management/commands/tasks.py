@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tempest.core.management.base import echo
-from tempest.core.management.commands.worker import discovered_tasks
+from tempest.core.management.tasking import discovered_tasks
 
 
 @click.command()
