@@ -28,6 +28,7 @@ import pytest
 
 from tests.conftest import service_url
 from tests.helpers import PYTHON, clean_env, free_port, http, manage, tempest, wait_for_http
+from tests.services import delete_task_queue, fetch_rows, scratch_database
 
 pytestmark = pytest.mark.e2e
 
@@ -213,38 +214,9 @@ class Project:
         )
 
 
-def _plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, _old = url.rpartition("/")
-    return f"{base}/{name}"
-
-
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(_plain_dsn(url))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def _fetch(url: str, query: str) -> list[dict[str, Any]]:
-    import asyncpg
-
-    connection = await asyncpg.connect(_plain_dsn(url))
-    try:
-        return [dict(record) for record in await connection.fetch(query)]
-    finally:
-        await connection.close()
-
-
 def fetch(project: Project, query: str) -> list[dict[str, Any]]:
     """Rows of ``query`` on the project's database."""
-    return asyncio.run(_fetch(project.database_url, query))
+    return asyncio.run(fetch_rows(project.database_url, query))
 
 
 async def _queue_exists(url: str, name: str) -> bool:
@@ -259,18 +231,6 @@ async def _queue_exists(url: str, name: str) -> bool:
         except ChannelNotFoundEntity:
             return False
     return True
-
-
-async def _delete_amqp(url: str, queues: list[str], exchanges: list[str]) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        for name in queues:
-            await channel.queue_delete(name)
-        for name in exchanges:
-            await channel.exchange_delete(name)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, project: Project) -> None:
@@ -332,23 +292,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     }
     for name, text in files.items():
         (path / "orders" / name).write_text(text)
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{database}"'))
     task_queue = f"tempest-outbox-{suffix}"
-    result = Project(path, _with_database(admin_url, database), amqp_url, task_queue, topic)
-    try:
-        for step in ("makemigrations", "migrate"):
-            done = manage(path, step, timeout=60, **result.overrides())
-            assert done.returncode == 0, done.stdout + done.stderr
-        yield result
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        asyncio.run(
-            _delete_amqp(
-                amqp_url,
-                queues=[task_queue, f"{task_queue}.dead_letter", topic],
-                exchanges=[task_queue],
-            )
-        )
+    with scratch_database(admin_url, database) as database_url:
+        result = Project(path, database_url, amqp_url, task_queue, topic)
+        try:
+            for step in ("makemigrations", "migrate"):
+                done = manage(path, step, timeout=60, **result.overrides())
+                assert done.returncode == 0, done.stdout + done.stderr
+            yield result
+        finally:
+            asyncio.run(delete_task_queue(amqp_url, task_queue, topic))
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import service_url
 from tests.helpers import PYTHON, clean_env, manage, one_line_error
+from tests.services import delete_task_queue, kick_task
 
 pytestmark = pytest.mark.e2e
 
@@ -115,7 +116,7 @@ def test_worker_runs_a_kicked_task_writing_a_row_and_stops_on_sigterm(
         text=True,
     )
     try:
-        asyncio.run(_kick(amqp, queue, "orders.record_order", "A-1"))
+        asyncio.run(kick_task(amqp, queue, "orders.record_order", "A-1"))
         deadline = time.monotonic() + 20
         rows: list[tuple[str]] = []
         while time.monotonic() < deadline and not rows:
@@ -130,28 +131,4 @@ def test_worker_runs_a_kicked_task_writing_a_row_and_stops_on_sigterm(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-        asyncio.run(_delete_amqp(amqp, queue))
-
-
-async def _kick(url: str, queue: str, task_name: str, *args: str) -> None:
-    from taskiq.kicker import AsyncKicker
-
-    from tempest.tasks import make_broker
-
-    broker = make_broker(url, queue_name=queue)
-    await broker.startup()
-    try:
-        await AsyncKicker(task_name, broker, {}).kiq(*args)
-    finally:
-        await broker.shutdown()
-
-
-async def _delete_amqp(url: str, queue: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        for name in (queue, f"{queue}.dead_letter"):
-            await channel.queue_delete(name)
-        await channel.exchange_delete(queue)
+        asyncio.run(delete_task_queue(amqp, queue))

@@ -28,6 +28,7 @@ import pytest
 
 from tests.conftest import service_url
 from tests.helpers import PYTHON, clean_env, free_port, http, manage, tempest, wait_for_http
+from tests.services import delete_task_queue, kick_task, plain_dsn, scratch_database
 
 pytestmark = pytest.mark.e2e
 
@@ -113,25 +114,6 @@ class Project:
         )
 
 
-def _plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, _old = url.rpartition("/")
-    return f"{base}/{name}"
-
-
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(_plain_dsn(url))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """``shop`` with the ``jobs`` app, migrated into a PostgreSQL database of its own."""
@@ -148,16 +130,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     (path / "jobs" / "models.py").write_text(MODELS)
     (path / "jobs" / "tasks.py").write_text(TASKS)
     (path / "jobs" / "routers.py").write_text(ROUTERS)
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{database}"'))
-    result = Project(path, _with_database(admin_url, database), amqp_url, f"tempest-rel-{suffix}")
-    try:
-        for step in ("makemigrations", "migrate"):
-            done = manage(path, step, timeout=60, **_env_overrides(result))
-            assert done.returncode == 0, done.stdout + done.stderr
-        yield result
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        asyncio.run(_delete_amqp(amqp_url, result.queue))
+    with scratch_database(admin_url, database) as database_url:
+        result = Project(path, database_url, amqp_url, f"tempest-rel-{suffix}")
+        try:
+            for step in ("makemigrations", "migrate"):
+                done = manage(path, step, timeout=60, **_env_overrides(result))
+                assert done.returncode == 0, done.stdout + done.stderr
+            yield result
+        finally:
+            asyncio.run(delete_task_queue(amqp_url, result.queue))
 
 
 def _env_overrides(project: Project) -> dict[str, str]:
@@ -202,7 +183,7 @@ def start_worker(project: Project) -> Iterator[subprocess.Popen[str]]:
 async def _rows(project: Project, kind: str, code: str | None = None) -> list[tuple[str, float]]:
     import asyncpg
 
-    connection = await asyncpg.connect(_plain_dsn(project.database_url))
+    connection = await asyncpg.connect(plain_dsn(project.database_url))
     try:
         query = "SELECT code, extract(epoch FROM created_at) AS at FROM run WHERE kind = $1"
         values: list[object] = [kind]
@@ -231,32 +212,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 def kick(project: Project, task_name: str, *args: object) -> None:
     """Send a task by name from this process, as another service would."""
-    asyncio.run(_kick(project.amqp_url, project.queue, task_name, *args))
-
-
-async def _kick(url: str, queue: str, task_name: str, *args: object) -> None:
-    from taskiq.kicker import AsyncKicker
-
-    from tempest.tasks import make_broker
-
-    broker = make_broker(url, queue_name=queue)
-    await broker.startup()
-    try:
-        kicker: AsyncKicker[..., object] = AsyncKicker(task_name, broker, {})
-        await kicker.kiq(*args)
-    finally:
-        await broker.shutdown()
-
-
-async def _delete_amqp(url: str, queue: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        for name in (queue, f"{queue}.dead_letter"):
-            await channel.queue_delete(name)
-        await channel.exchange_delete(queue)
+    asyncio.run(kick_task(project.amqp_url, project.queue, task_name, *args))
 
 
 def stop(process: subprocess.Popen[str], timeout: float) -> tuple[int, str, float]:

@@ -24,6 +24,7 @@ from tempest.tasks import (
 )
 from tempest.tasks.registry import unregister
 from tests.conftest import service_url
+from tests.services import delete_task_queue
 
 pytestmark = pytest.mark.anyio
 
@@ -226,18 +227,7 @@ async def test_real_brokers_are_healthy_once_started() -> None:
         async with manager.lifespan():
             assert await manager.health_check(), url
         assert not await manager.health_check()
-    await _delete_amqp_queues(amqp, queue)
-
-
-async def _delete_amqp_queues(url: str, queue: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        for name in (queue, f"{queue}.dead_letter"):
-            await channel.queue_delete(name)
-        await channel.exchange_delete(queue)
+    await delete_task_queue(amqp, queue)
 
 
 def test_importing_tempest_tasks_does_not_import_taskiq() -> None:
