@@ -7,8 +7,9 @@ first used.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from tempest._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -187,13 +188,11 @@ def setup() -> None:
     apps.populate(settings.INSTALLED_APPS)
 
 
+_load = lazy_attributes(__name__, _LAZY_EXPORTS)
+
+
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tempest' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return _load(name)
 
 
 def __dir__() -> list[str]:

@@ -6,9 +6,9 @@ command line's fast paths never import pydantic.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from tempest._lazy import lazy_attributes
 from tempest.conf.environ import ENVIRONMENT_VARIABLE
 
 _MIXINS = [
@@ -41,13 +41,11 @@ _LAZY: dict[str, str] = {
 }
 
 
+_load = lazy_attributes(__name__, _LAZY)
+
+
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tempest.conf' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return _load(name)
 
 
 if TYPE_CHECKING:  # pragma: no cover

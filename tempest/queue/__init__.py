@@ -7,6 +7,7 @@ Importing this package does not import FastStream (the ``queue`` extra).
 
 from typing import TYPE_CHECKING, Any
 
+from tempest._lazy import lazy_attributes
 from tempest.queue.manager import AsyncBrokerManager
 from tempest.queue.project import (
     build_broker,
@@ -49,10 +50,8 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tempest.queue' has no attribute {name!r}")
-    from importlib import import_module
+_load = lazy_attributes(__name__, _LAZY)
 
-    return getattr(import_module(module), name)
+
+def __getattr__(name: str) -> Any:
+    return _load(name)

@@ -10,8 +10,9 @@ How decorators find a broker is explained in :mod:`tempest.tasks.registry`.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from tempest._lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
     "AsyncTaskBrokerManager": "tempest.tasks.manager",
@@ -39,13 +40,11 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY)
 
 
+_load = lazy_attributes(__name__, _LAZY)
+
+
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tempest.tasks' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return _load(name)
 
 
 def __dir__() -> list[str]:

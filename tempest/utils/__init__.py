@@ -4,9 +4,9 @@ This package stays light: importing it never imports pydantic, SQLAlchemy or Fas
 bcrypt, PyJWT, pyotp, redis or psutil. The helpers that need them load on first use (PEP 562).
 """
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from tempest._lazy import lazy_attributes
 from tempest.utils.dicts import modify_dict
 from tempest.utils.timezone import to_utc, utcnow
 
@@ -82,13 +82,11 @@ _LAZY = {
 }
 
 
+_load = lazy_attributes(__name__, _LAZY)
+
+
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tempest.utils' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return _load(name)
 
 
 def __dir__() -> list[str]:

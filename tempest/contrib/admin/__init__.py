@@ -10,9 +10,9 @@ Register models in an app's ``admin.py``::
 templates are loaded when the application is built.
 """
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from tempest._lazy import lazy_attributes
 from tempest.contrib.admin.options import AdminModel
 from tempest.contrib.admin.sites import AdminSite, register, site
 from tempest.contrib.admin.theme import AdminTheme
@@ -48,10 +48,8 @@ _LAZY = {
 }
 
 
+_load = lazy_attributes(__name__, _LAZY)
+
+
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tempest.contrib.admin' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return _load(name)

@@ -6,9 +6,9 @@ Add ``"tempest.contrib.auth"`` to INSTALLED_APPS (new projects have it). The use
 imported on first use.
 """
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from tempest._lazy import lazy_attributes
 from tempest.contrib.auth.users import get_user_model
 
 if TYPE_CHECKING:
@@ -23,10 +23,8 @@ _LAZY = {
 }
 
 
+_load = lazy_attributes(__name__, _LAZY)
+
+
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tempest.contrib.auth' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return _load(name)
