@@ -367,3 +367,22 @@ async def test_signed_out_visitors_do_not_learn_column_names(anonymous: AdminCli
         response = await anonymous.get("/m/admin_t_part/", params=params)
         assert response.status_code == 303
         assert response.headers["location"].startswith("/admin/login?next=")
+
+
+def test_router_and_cookie_options_are_checked() -> None:
+    from tempest.contrib.admin import make_admin_router
+    from tempest.contrib.admin.sessions import SignedCookieSessionStore
+
+    secret = "s" * 32
+    with pytest.raises(ValueError, match="export_max_rows must be at least 1, got 0"):
+        make_admin_router(AdminSite(), secret_key=secret, export_max_rows=0)
+    with pytest.raises(ValueError, match="same_site must be 'lax', 'strict' or 'none'"):
+        SignedCookieSessionStore(secret, same_site="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"at least 32 bytes \(got 31\).*token_urlsafe"):
+        SignedCookieSessionStore("s" * 31)
+
+
+async def test_an_oversized_form_is_refused(admin: AdminClient) -> None:
+    response = await admin.post("/m/admin_t_maker/new", {"name": "x" * 1_000_001})
+    assert response.status_code == 413
+    assert "The form is too large." in response.text
