@@ -48,6 +48,7 @@ def tempest_app(workdir: Path) -> Any:
             INSTALLED_APPS=["hello"],
             DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'db.sqlite3'}",
             LOG_LEVEL="WARNING",
+            ALLOWED_HOSTS=["bench"],  # the Host of SCOPE: the host check runs, and passes
         )
     )
     return get_asgi_application()

@@ -132,6 +132,9 @@ _LAZY_EXPORTS: dict[str, str] = {
     "ThrottleStatus": "tempest.utils",
     "MemoryThrottleBackend": "tempest.utils",
     "RedisThrottleBackend": "tempest.utils",
+    "ThrottleUnavailableError": "tempest.utils",
+    "get_client_ip": "tempest.utils",
+    "get_client_ip_from_scope": "tempest.utils",
     "CPUMetrics": "tempest.utils",
     "DiskMetrics": "tempest.utils",
     "GPUMetrics": "tempest.utils",
@@ -323,6 +326,10 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     )
     from tempest.services import BaseService as BaseService
     from tempest.utils import modify_dict as modify_dict, to_utc as to_utc, utcnow as utcnow
+    from tempest.utils.client_ip import (
+        get_client_ip as get_client_ip,
+        get_client_ip_from_scope as get_client_ip_from_scope,
+    )
     from tempest.utils.jwt import JWTUtils as JWTUtils
     from tempest.utils.metrics import (
         CPUMetrics as CPUMetrics,
@@ -345,5 +352,6 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         ThrottleBackend as ThrottleBackend,
         ThrottleResult as ThrottleResult,
         ThrottleStatus as ThrottleStatus,
+        ThrottleUnavailableError as ThrottleUnavailableError,
     )
     from tempest.utils.totp import TOTPHelper as TOTPHelper

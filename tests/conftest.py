@@ -10,11 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tempest.api.middleware.hosts import allow_test_hosts
 from tempest.db import AsyncDatabaseManager
 from tests.helpers import manage, tempest
 
 # The browser fixtures (browser, page, artifacts_dir) and their hook.
 pytest_plugins = ["tests.browser"]
+
+# As Django's test runner adds 'testserver' to ALLOWED_HOSTS (tempest's pytest plugin does
+# the same for projects): the hosts of this suite's in-process httpx clients.
+allow_test_hosts("testserver", "test")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
 """HTTP layer: exception handlers, middleware, health endpoints and the server entry."""
 
+from typing import TYPE_CHECKING, Any
+
+from tempest._lazy import lazy_attributes
 from tempest.api.dependencies import (
     make_bearer_token_dependency,
     make_jwt_user_dependency,
@@ -10,15 +13,28 @@ from tempest.api.dependencies import (
 )
 from tempest.api.exception_handlers import app_exception_handler, register_exception_handlers
 from tempest.api.health import HealthCheck, make_health_router
-from tempest.api.middleware import CORSMiddleware, RequestIDMiddleware, apply_cors
+from tempest.api.middleware import (
+    BodySizeLimitMiddleware,
+    CORSMiddleware,
+    RequestIDMiddleware,
+    apply_cors,
+)
+from tempest.api.openapi import document_error_envelope
 from tempest.api.server import run_server
 
+if TYPE_CHECKING:
+    from tempest.utils.client_ip import get_client_ip, get_client_ip_from_scope
+
 __all__ = [
+    "BodySizeLimitMiddleware",
     "CORSMiddleware",
     "HealthCheck",
     "RequestIDMiddleware",
     "app_exception_handler",
     "apply_cors",
+    "document_error_envelope",
+    "get_client_ip",
+    "get_client_ip_from_scope",
     "make_bearer_token_dependency",
     "make_health_router",
     "make_jwt_user_dependency",
@@ -29,3 +45,13 @@ __all__ = [
     "require_x_token",
     "run_server",
 ]
+
+_LAZY = {
+    "get_client_ip": "tempest.utils.client_ip",
+    "get_client_ip_from_scope": "tempest.utils.client_ip",
+}
+_load = lazy_attributes(__name__, _LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    return _load(name)

@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "load_settings_module": "tempest.conf.lazy",
     "override_settings": "tempest.conf.lazy",
     "settings": "tempest.conf.lazy",
+    "site_url": "tempest.conf.site",
     "ImproperlyConfigured": "tempest.exceptions.framework",
 }
 
@@ -74,6 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
         UploadSettings as UploadSettings,
         WebPushSettings as WebPushSettings,
     )
+    from tempest.conf.site import site_url as site_url
     from tempest.exceptions.framework import ImproperlyConfigured as ImproperlyConfigured
 
 __all__ = [
@@ -101,4 +103,5 @@ __all__ = [
     "load_settings_module",
     "override_settings",
     "settings",
+    "site_url",
 ]

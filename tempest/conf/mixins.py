@@ -8,6 +8,8 @@ configuration (``.env``, case-sensitive names, unknown keys ignored, frozen).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,6 +41,85 @@ class ServerSettings(BaseAppSettings):
     SERVER_PORT: int = Field(default=8000, ge=0, le=65535, description="Port to bind.")
     SERVER_RELOAD: bool = Field(default=False, description="Reload on code changes.")
     SERVER_DEBUG: bool = Field(default=False, description="Kept for compatibility; see DEBUG.")
+    TRUSTED_PROXIES: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDRs) of the reverse proxies whose Forwarded and "
+        "X-Forwarded-For headers name the client; empty: the socket peer is the client.",
+    )
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not a network: use CIDRs like '10.0.0.0/8' or '::1/128'"
+                ) from None
+        return value
+
+    SITE_URL: str = Field(
+        default="",
+        description="Public URL of the app's root, e.g. 'https://shop.example.com', for links "
+        "that leave the request (emails); empty: http://SERVER_HOST:SERVER_PORT in DEBUG.",
+    )
+    ALLOWED_HOSTS: list[str] = Field(
+        default_factory=list,
+        description="Host names the app answers; others get 400. '.example.com' adds its "
+        "subdomains, '*' any host; empty: localhost only in DEBUG, none otherwise.",
+    )
+    MAX_REQUEST_BODY_SIZE: int | None = Field(
+        default=2_621_440,
+        ge=0,
+        description="Largest request body in bytes (2.5 MiB, as Django); larger ones get "
+        "413 before they are read. A route's max_body_size overrides it; None: no limit.",
+    )
+    API_ERRORS_INCLUDE_INPUT: bool = Field(
+        default=True,
+        description="Echo the submitted value in each 422 error's 'input' (never the value "
+        "of a secret field: SecretStr, or named like password/token/secret/code/key).",
+    )
+
+    @field_validator("SITE_URL")
+    @classmethod
+    def _absolute_site_url(cls, value: str) -> str:
+        if not value:
+            return value
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"must be an absolute http(s) URL like https://shop.example.com, not {value!r}"
+            )
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("must be the site's root URL, without credentials, query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("ALLOWED_HOSTS")
+    @classmethod
+    def _host_patterns(cls, value: list[str]) -> list[str]:
+        hosts = []
+        for entry in value:
+            host = entry.strip().lower()
+            bare = host.removeprefix("*.").removeprefix(".")
+            if host != "*" and (not bare or "*" in bare or "/" in bare or _has_port(bare)):
+                raise ValueError(
+                    f"{entry!r} is not a host pattern: write a host name without scheme or "
+                    "port ('shop.example.com', '[::1]'), '.example.com' for a domain and its "
+                    "subdomains, or '*'"
+                )
+            hosts.append(host)
+        return hosts
+
+
+def _has_port(host: str) -> bool:
+    if host.startswith("["):
+        return not host.endswith("]")
+    return ":" in host
 
 
 class LogSettings(BaseAppSettings):
@@ -186,7 +267,34 @@ class AuthSettings(BaseAppSettings):
     AUTH_PASSWORD_RESET_TTL_SECONDS: int = Field(default=3_600, ge=1)
     AUTH_MAX_LOGIN_ATTEMPTS: int = Field(default=5, ge=1)
     AUTH_LOCKOUT_SECONDS: int = Field(default=900, ge=1)
+    AUTH_MAX_ATTEMPTS_PER_CLIENT: int = Field(
+        default=20,
+        ge=1,
+        description="Sign-in attempts one client (IP address) may make per "
+        "AUTH_LOCKOUT_SECONDS, whatever the accounts; a success gives its attempt back.",
+    )
+    AUTH_THROTTLE_URL: str = Field(
+        default="memory://",
+        description="Where sign-in attempts are counted: 'memory://' (this process) or a "
+        "redis:// URL shared by every process.",
+    )
+
+    @field_validator("AUTH_THROTTLE_URL")
+    @classmethod
+    def _throttle_scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in ("memory", "redis", "rediss", "unix"):
+            raise ValueError(f"must be 'memory://' or a redis:// URL, got {value!r}")
+        return value
+
     AUTH_FRONTEND_URL: str = ""
+    AUTH_REVOKE_ACCESS_TOKENS: bool = Field(
+        default=True,
+        description=(
+            "Refuse access tokens issued before a password change, a deactivation or a "
+            "sign-out everywhere (their 'sv' claim); free where the user row is loaded."
+        ),
+    )
     AUTH_USER_MODEL: str = Field(
         default="auth.User",
         description="The user model, as '<app label>.<class name>' (e.g. 'accounts.User').",
@@ -195,6 +303,36 @@ class AuthSettings(BaseAppSettings):
         default=12, ge=4, le=31, description="bcrypt cost of new password hashes."
     )
     AUTH_PASSWORD_MIN_LENGTH: int = Field(default=8, ge=1)
+    AUTH_PASSWORD_VALIDATORS: list[dict[str, Any]] = Field(
+        default_factory=lambda: [
+            {"NAME": f"tempest.contrib.auth.password_validation.{name}"}
+            for name in (
+                "UserAttributeSimilarityValidator",
+                "MinimumLengthValidator",
+                "CommonPasswordValidator",
+                "NumericPasswordValidator",
+            )
+        ],
+        description=(
+            "Rules every new password must pass, as in Django: a list of "
+            '{"NAME": dotted path, "OPTIONS": {...}}.'
+        ),
+    )
+    AUTH_REAUTH_SECONDS: int = Field(
+        default=300,
+        ge=0,
+        description=(
+            "A sign-in this recent counts as re-authentication for MFA, email and password "
+            "changes; older tokens must send the password (0: always)."
+        ),
+    )
+    AUTH_SIGNUP_REVEAL_EXISTING: bool = Field(
+        default=False,
+        description="Answer signup for a taken email with 409 EMAIL_TAKEN instead of 202.",
+    )
+    AUTH_EMAIL_CHANGE_TTL_SECONDS: int = Field(
+        default=86_400, ge=1, description="Lifetime of an email-change confirmation link."
+    )
 
 
 class AdminSettings(BaseAppSettings):
@@ -210,4 +348,11 @@ class AdminSettings(BaseAppSettings):
     )
     ADMIN_SHOW_METRICS: bool = Field(
         default=True, description="Show CPU, memory and disk on the dashboard (needs psutil)."
+    )
+    ADMIN_REVOKED_SESSIONS_URL: str = Field(
+        default="",
+        description=(
+            "Where signed-out admin sessions are remembered until their cookie expires: "
+            "empty = this process's memory; redis://host:port/db when several processes serve."
+        ),
     )

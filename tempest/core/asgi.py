@@ -23,8 +23,8 @@ def get_asgi_application() -> FastAPI:
     description from settings; a lifespan that connects and disconnects the database
     and, when the project uses them, the task broker and the message queue;
     the MIDDLEWARE stack (outermost first); the ``{detail, code, details}`` exception
-    handlers; the health router; and each installed app's ``router`` under its
-    ``api_prefix`` (``/api/<label>``).
+    handlers, with the OpenAPI document declaring that envelope; the health router; and
+    each installed app's ``router`` under its ``api_prefix`` (``/api/<label>``).
 
     Returns:
         The application; a project's ``asgi.py`` exposes it as ``application``.
@@ -38,7 +38,12 @@ def get_asgi_application() -> FastAPI:
 
     from fastapi import FastAPI
 
-    from tempest.api import make_health_router, register_exception_handlers
+    from tempest.api import (
+        document_error_envelope,
+        make_health_router,
+        register_exception_handlers,
+    )
+    from tempest.api.middleware.body_limit import BodySizeLimitMiddleware
     from tempest.conf import settings
     from tempest.core.logging import configure_logging
     from tempest.db.session import get_database
@@ -74,7 +79,12 @@ def get_asgi_application() -> FastAPI:
         description=settings.DESCRIPTION,
         lifespan=lifespan,
     )
-    register_exception_handlers(app, debug=settings.DEBUG)
+    register_exception_handlers(
+        app, debug=settings.DEBUG, include_input=settings.API_ERRORS_INCLUDE_INPUT
+    )
+    document_error_envelope(app)
+    # Innermost of the stack (added first), so its 413/422 carry the request ID and CORS.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.MAX_REQUEST_BODY_SIZE)
     _add_middleware(app, settings)
     _include_app_routers(app)
     # Last: FastAPI matches included routers in order, and API traffic outweighs probes.
@@ -139,6 +149,11 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             app.add_middleware(cast(Any, _bind_settings(from_settings, settings)))
         else:
             app.add_middleware(middleware)
+    # Outermost, from ALLOWED_HOSTS and not from MIDDLEWARE: the Host check cannot be
+    # dropped from the list, and a refused request costs nothing further.
+    from tempest.api.middleware.hosts import AllowedHostsMiddleware
+
+    app.add_middleware(cast(Any, _bind_settings(AllowedHostsMiddleware.from_settings, settings)))
 
 
 def _bind_settings(from_settings: Any, settings: Settings) -> Any:

@@ -1,8 +1,9 @@
-"""Schemas: the pydantic bases, pagination (offset and cursor), cursors and Link headers."""
+"""Schemas: the pydantic bases, pagination (offset and cursor), cursors, Link headers, errors."""
 
 from tempest.schemas.base import BaseSchema
 from tempest.schemas.cursor import decode_cursor, encode_cursor
 from tempest.schemas.cursor_pagination import CursorPaginationFilterSchema, CursorPaginationSchema
+from tempest.schemas.errors import ErrorResponse, error_responses
 from tempest.schemas.links import build_pagination_link_header
 from tempest.schemas.logs import LogEntrySchema
 from tempest.schemas.pagination import BasePaginationFilterSchema, BasePaginationSchema
@@ -15,8 +16,10 @@ __all__ = [
     "BaseSchema",
     "CursorPaginationFilterSchema",
     "CursorPaginationSchema",
+    "ErrorResponse",
     "LogEntrySchema",
     "build_pagination_link_header",
     "decode_cursor",
     "encode_cursor",
+    "error_responses",
 ]

@@ -76,6 +76,10 @@ def pytest_configure(config: pytest.Config) -> None:
         url = f"sqlite+aiosqlite:///{scratch / 'test.sqlite3'}"
     os.environ["DATABASE_URL"] = url
     _state["url"] = url
+    # As Django's test runner adds 'testserver' to ALLOWED_HOSTS: the `client` fixture's host.
+    from tempest.api.middleware.hosts import allow_test_hosts
+
+    allow_test_hosts("testserver")
     # Tasks run in the test process, as with Celery's eager mode, whatever .env says.
     os.environ["TASKIQ_BROKER_URL"] = os.environ.get(TEST_TASK_BROKER_VARIABLE) or "memory://"
     from tempest.tasks.project import run_tasks_in_place

@@ -11,6 +11,7 @@ from tempest.utils.dicts import modify_dict
 from tempest.utils.timezone import to_utc, utcnow
 
 if TYPE_CHECKING:
+    from tempest.utils.client_ip import get_client_ip, get_client_ip_from_scope
     from tempest.utils.jwt import JWTUtils
     from tempest.utils.metrics import (
         CPUMetrics,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         ThrottleBackend,
         ThrottleResult,
         ThrottleStatus,
+        ThrottleUnavailableError,
     )
     from tempest.utils.totp import TOTPHelper
 
@@ -52,7 +54,10 @@ __all__ = [
     "ThrottleBackend",
     "ThrottleResult",
     "ThrottleStatus",
+    "ThrottleUnavailableError",
     "generate_opaque_token",
+    "get_client_ip",
+    "get_client_ip_from_scope",
     "hash_opaque_token",
     "modify_dict",
     "to_utc",
@@ -73,6 +78,10 @@ _LAZY = {
     "ThrottleBackend": "tempest.utils.throttle",
     "ThrottleResult": "tempest.utils.throttle",
     "ThrottleStatus": "tempest.utils.throttle",
+    "ThrottleUnavailableError": "tempest.utils.throttle",
+    # Defined with the HTTP layer (it reads ASGI scopes); the spec lists it among utils.
+    "get_client_ip": "tempest.utils.client_ip",
+    "get_client_ip_from_scope": "tempest.utils.client_ip",
     "CPUMetrics": "tempest.utils.metrics",
     "DiskMetrics": "tempest.utils.metrics",
     "GPUMetrics": "tempest.utils.metrics",

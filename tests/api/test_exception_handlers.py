@@ -204,3 +204,36 @@ async def test_app_exception_handler_reraises_other_exceptions() -> None:
 
     with pytest.raises(KeyError):
         await app_exception_handler(request, KeyError("x"))
+
+
+@pytest.mark.parametrize("prefix", ["", "/api/shop"])
+async def test_allow_lists_every_method_of_the_path(prefix: str) -> None:
+    from fastapi import APIRouter
+
+    app = FastAPI()
+    register_exception_handlers(app)
+    router = APIRouter()
+
+    @router.get("/things/{thing_id}")
+    async def read(thing_id: str) -> None: ...
+
+    @router.patch("/things/{thing_id}")
+    async def change(thing_id: str) -> None: ...
+
+    @router.delete("/things/{thing_id}")
+    async def remove(thing_id: str) -> None: ...
+
+    @router.post("/things")
+    async def create() -> None: ...
+
+    app.include_router(router, prefix=prefix)
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        one = await client.put(f"{prefix}/things/7")
+        collection = await client.get(f"{prefix}/things")
+
+    assert one.status_code == 405
+    assert one.headers["allow"] == "GET, PATCH, DELETE"  # FastAPI routes take no HEAD
+    assert one.json()["code"] == "METHOD_NOT_ALLOWED"
+    assert collection.status_code == 405
+    assert collection.headers["allow"] == "POST"

@@ -112,8 +112,8 @@ def add_shipping_app(run: Callable[..., subprocess.CompletedProcess[str]]) -> No
     ok(run("startapp", "shipping"))
     models = root / "shipping" / "models.py"
     source = models.read_text().replace(
-        "from sqlalchemy import String, Text",
-        "import uuid\n\nfrom sqlalchemy import ForeignKey, String, Text",
+        "from sqlalchemy import String\n",
+        "import uuid\n\nfrom sqlalchemy import ForeignKey, String\n",
     )
     models.write_text(source + SHIPPING_FK)
 

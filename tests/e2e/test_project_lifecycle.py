@@ -319,4 +319,4 @@ def test_runserver_warns_about_unapplied_migrations(new_project: Callable[..., P
     with server(project, "runserver", "--noreload") as (base, process):
         assert json.loads(wait_for_http(f"{base}/health/liveness"))["status"] == "ok"
     output = process.stdout.read() if process.stdout else ""
-    assert "tempest.W023" in output and "2 unapplied migration(s)" in output, output  # auth, orders
+    assert "tempest.W023" in output and "3 unapplied migration(s)" in output, output  # auth ×2, orders

@@ -46,6 +46,43 @@ def test_a_blank_string_fails_length_checks_after_stripping() -> None:
         UserCreate(name="   ", email="a@b.c", password="pw")
 
 
+class Labels(BaseSchema):
+    label: str = Field(min_length=1, max_length=20)
+    code: str | None = Field(default=None, min_length=3)
+    free: str = ""
+
+
+@pytest.mark.parametrize("value", ["   ", "\t\n", " a ", "a", " ab ", "a  b", "  abc  ", "a" * 20])
+def test_the_json_schema_accepts_what_the_checks_accept(value: str) -> None:
+    import re
+
+    properties = Labels.model_json_schema()["properties"]
+    label, code = properties["label"], properties["code"]["anyOf"][0]
+    for field, schema, minimum in (("label", label, 1), ("code", code, 3)):
+        declared = re.search(schema["pattern"], value) is not None and len(value) >= minimum
+        try:
+            Labels.model_validate({"label": "x", field: value})
+        except ValidationError:
+            accepted = False
+        else:
+            accepted = True
+        assert declared == accepted, (field, value, schema)
+    assert "pattern" not in properties["free"]
+
+
+def test_a_field_that_keeps_its_spaces_gets_no_pattern() -> None:
+    from typing import Annotated
+
+    from pydantic import StringConstraints
+
+    class Secret(BaseSchema):
+        password: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
+
+    schema = Secret.model_json_schema()["properties"]["password"]
+    assert "pattern" not in schema
+    assert Secret(password="   ").password == "   "
+
+
 def test_fields_are_filled_by_name_or_alias() -> None:
     assert UserUpdate.model_validate({"nick": "a"}).nickname == "a"
     assert UserUpdate.model_validate({"nickname": "b"}).nickname == "b"

@@ -23,6 +23,9 @@ SECURITY_NAMES = [
     "ThrottleStatus",
     "MemoryThrottleBackend",
     "RedisThrottleBackend",
+    "ThrottleUnavailableError",
+    "get_client_ip",
+    "get_client_ip_from_scope",
 ]
 METRICS_NAMES = [
     "MetricsUtils",

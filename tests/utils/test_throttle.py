@@ -318,3 +318,129 @@ async def test_a_client_passed_in_stays_open_after_aclose() -> None:
         assert await client.ping() is True
     finally:
         await client.aclose()
+
+
+# --- reserve first: attempt / release ----------------------------------------------------
+
+
+async def test_check_then_record_lets_every_concurrent_request_through(
+    backend: ThrottleBackend,
+) -> None:
+    """The attack on check-then-record: 200 requests all pass the check at once."""
+    throttle = AttemptThrottle(backend, max_attempts=5)
+    checks = await asyncio.gather(*(throttle.check("k") for _ in range(200)))
+    assert all(not result.locked for result in checks)  # why the sign-in reserves instead
+
+
+async def test_two_hundred_concurrent_attempts_allow_exactly_max_attempts(
+    backend: ThrottleBackend,
+) -> None:
+    throttle = AttemptThrottle(backend, max_attempts=5, window_seconds=60, lock_seconds=120)
+    results = await asyncio.gather(*(throttle.attempt("k") for _ in range(200)))
+    allowed = [result for result in results if result.status is ThrottleStatus.ALLOWED]
+    assert len(allowed) == 5
+    assert sorted(result.attempts_left for result in allowed) == [0, 1, 2, 3, 4]
+    assert len({result.attempt_id for result in allowed}) == 5
+    locked = [result for result in results if result.locked]
+    assert len(locked) == 195
+    assert all(0 < result.retry_after_seconds <= 120 for result in locked)
+    assert (await throttle.check("k")).locked
+
+
+async def test_the_last_allowed_attempt_says_when_to_retry(backend: ThrottleBackend) -> None:
+    throttle = AttemptThrottle(backend, max_attempts=2, window_seconds=60, lock_seconds=600)
+    first = await throttle.attempt("k")
+    assert (first.status, first.attempts_left, first.retry_after_seconds) == (
+        ThrottleStatus.ALLOWED,
+        1,
+        0,
+    )
+    last = await throttle.attempt("k")
+    assert (last.status, last.attempts_left, last.retry_after_seconds) == (
+        ThrottleStatus.ALLOWED,
+        0,
+        60,
+    )
+    refused = await throttle.attempt("k")
+    assert refused.locked and 590 <= refused.retry_after_seconds <= 600
+    assert refused.attempt_id == ""
+    # Attempts while locked do not extend the lock.
+    again = await throttle.attempt("k")
+    assert again.retry_after_seconds <= refused.retry_after_seconds
+
+
+async def test_reset_after_a_success_gives_every_attempt_back(backend: ThrottleBackend) -> None:
+    throttle = AttemptThrottle(backend, max_attempts=2)
+    await throttle.attempt("k")
+    await throttle.attempt("k")
+    await throttle.reset("k")
+    assert (await throttle.attempt("k")).attempts_left == 1
+
+
+async def test_release_gives_back_only_its_own_attempt(backend: ThrottleBackend) -> None:
+    throttle = AttemptThrottle(backend, max_attempts=3)
+    failed = await throttle.attempt("k")
+    succeeded = await throttle.attempt("k")
+    await throttle.release("k", succeeded)
+    await throttle.release("k", succeeded.attempt_id)  # twice: nothing more
+    await throttle.release("k", "an id never given")
+    assert (await throttle.check("k")).attempts_left == 2  # the failure still counts
+    assert failed.attempt_id != succeeded.attempt_id
+    await throttle.release("other key", failed)  # an unknown key: nothing
+
+
+async def test_attempts_and_failures_share_the_count(backend: ThrottleBackend) -> None:
+    throttle = AttemptThrottle(backend, max_attempts=3)
+    await throttle.record_failure("k")
+    await throttle.attempt("k")
+    assert (await throttle.check("k")).attempts_left == 1
+    assert (await throttle.attempt("k")).attempts_left == 0
+    assert (await throttle.attempt("k")).locked
+
+
+async def test_memory_attempts_leave_the_window_and_the_lock_expires() -> None:
+    clock = FakeClock()
+    throttle = AttemptThrottle(
+        MemoryThrottleBackend(clock=clock), max_attempts=2, window_seconds=10, lock_seconds=30
+    )
+    await throttle.attempt("k")
+    clock.now += 6
+    await throttle.attempt("k")
+    clock.now += 5  # the first left the window
+    assert (await throttle.attempt("k")).status is ThrottleStatus.ALLOWED
+    assert (await throttle.attempt("k")).locked
+    clock.now += 31
+    assert (await throttle.attempt("k")).attempts_left == 1
+
+
+async def test_redis_attempts_from_several_clients_allow_exactly_max_attempts() -> None:
+    """Two processes (two clients on one Redis) reserving at once: 5 allowed in all."""
+    first, second = await _open_redis_backend(), await _open_redis_backend()
+    second.prefix = first.prefix
+    try:
+        throttles = [AttemptThrottle(b, max_attempts=5) for b in (first, second)]
+        results = await asyncio.gather(*(throttles[n % 2].attempt("k") for n in range(200)))
+        assert sum(1 for result in results if not result.locked) == 5
+    finally:
+        await _close_redis_backend(second)
+        await _close_redis_backend(first)
+
+
+async def test_an_unreachable_redis_raises_throttle_unavailable() -> None:
+    from tempest.utils.throttle import ThrottleUnavailableError
+    from tests.helpers import free_port
+
+    backend = RedisThrottleBackend.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=1)
+    throttle = AttemptThrottle(backend)
+    try:
+        for call in (
+            throttle.attempt("k"),
+            throttle.check("k"),
+            throttle.record_failure("k"),
+            throttle.reset("k"),
+            throttle.release("k", "id"),
+        ):
+            with pytest.raises(ThrottleUnavailableError, match="could not be reached"):
+                await call
+    finally:
+        await backend.aclose()

@@ -66,6 +66,25 @@ class AdminAuthBackend(ABC):
     async def on_login(self, session: AsyncSession, principal: Any) -> None:  # noqa: B027
         """Called once sign-in is complete (after the one-time code, if any)."""
 
+    def session_version(self, principal: Any) -> int | None:
+        """The principal's session version; None when this backend keeps none.
+
+        A session remembers the version it signed in with, and is over once the two
+        differ. Raise it on a password change, a deactivation or :meth:`end_sessions`.
+        """
+        return None
+
+    async def end_sessions(self, session: AsyncSession, principal: Any) -> None:
+        """Sign ``principal`` out everywhere ("Sign out everywhere" in the header).
+
+        Raises:
+            NotImplementedError: This backend keeps no session version.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} keeps no session version: implement session_version() "
+            "and end_sessions() to sign an operator out everywhere."
+        )
+
     def audit_id(self, principal: Any) -> uuid.UUID | None:
         """The id stamped into ``created_by`` / ``updated_by``; None when it is not a UUID."""
         try:
@@ -135,21 +154,27 @@ class UserModelAuthBackend(AdminAuthBackend):
         return bool(getattr(principal, "mfa_enabled", False) and principal.mfa_secret)
 
     async def verify_mfa(self, session: AsyncSession, principal: Any, code: str) -> bool:
-        """Check a TOTP code, refusing one already used."""
-        from tempest.utils.totp import TOTPHelper
+        """Check a TOTP code and use its step up atomically: one winner, as in the API.
 
-        step = TOTPHelper(issuer="admin").verify(
-            principal.mfa_secret, code, last_used_step=principal.mfa_last_used_step
-        )
-        if step is None:
-            return False
-        principal.mfa_last_used_step = step
-        await session.flush()
-        return True
+        See :func:`~tempest.contrib.auth.accounts.accept_totp_code`.
+        """
+        from tempest.contrib.auth.accounts import accept_totp_code
+
+        return await accept_totp_code(session, principal, code)
 
     async def on_login(self, session: AsyncSession, principal: Any) -> None:
         """Record ``last_login_at``."""
         principal.last_login_at = datetime.now(UTC)
+        await session.flush()
+
+    def session_version(self, principal: Any) -> int | None:
+        """The user's ``session_version`` (raised by a new password or a deactivation)."""
+        version = getattr(principal, "session_version", None)
+        return version if isinstance(version, int) else None
+
+    async def end_sessions(self, session: AsyncSession, principal: Any) -> None:
+        """Raise the user's ``session_version``: every admin session and API token ends."""
+        principal.end_sessions()
         await session.flush()
 
 

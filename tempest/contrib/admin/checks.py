@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tempest.core.checks import Error, Tags, Warning, register_check
+from tempest.core.checks import Error, Tags, Warning, is_placeholder_secret, register_check
 
 
 @register_check(Tags.security)
@@ -45,6 +45,27 @@ def check_admin_cookie(app_configs: Sequence[Any] | None = None, **kwargs: Any) 
             hint="Remove ADMIN_COOKIE_SECURE from the production settings (it follows DEBUG).",
             obj="ADMIN_COOKIE_SECURE",
             id="admin.E101",
+        )
+    ]
+
+
+@register_check(Tags.security, deploy=True)
+def check_admin_secret_placeholder(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[Any]:
+    """ADMIN_SECRET_KEY is not a placeholder such as .env.example's (admin.E102)."""
+    from tempest.conf import settings
+
+    if not _admin_installed() or not is_placeholder_secret(settings.ADMIN_SECRET_KEY):
+        return []
+    return [
+        Error(
+            "ADMIN_SECRET_KEY is a placeholder ('change-me-...' or the like): anyone who "
+            "knows it can forge the admin's session cookie.",
+            hint='Set it to the output of python -c "import secrets; '
+            'print(secrets.token_urlsafe(50))", or remove it to use SECRET_KEY.',
+            obj="ADMIN_SECRET_KEY",
+            id="admin.E102",
         )
     ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
@@ -11,9 +11,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tempest.contrib.admin.backends import AdminAuthBackend, UserModelAuthBackend
-from tempest.contrib.admin.sessions import DEFAULT_MAX_AGE, SignedCookieSessionStore
+from tempest.contrib.admin.sessions import (
+    DEFAULT_MAX_AGE,
+    MemoryRevokedSessions,
+    RevokedSessions,
+    SignedCookieSessionStore,
+)
 from tempest.contrib.admin.sites import AdminSite
+from tempest.contrib.auth.throttling import SignInThrottle
 from tempest.db import AsyncDatabaseManager
+from tempest.utils.client_ip import parse_trusted_proxies
 from tempest.utils.throttle import AttemptThrottle
 
 __all__ = ["make_admin_router"]
@@ -34,7 +41,9 @@ def make_admin_router(
     session_max_age: int = DEFAULT_MAX_AGE,
     show_metrics: bool = True,
     export_max_rows: int = 5000,
-    throttle: AttemptThrottle | None = None,
+    throttle: AttemptThrottle | SignInThrottle | None = None,
+    revoked_sessions: RevokedSessions | None = None,
+    trusted_proxies: Iterable[str] | None = None,
 ) -> APIRouter:
     """Build the admin of ``site`` as a router to include in a FastAPI app.
 
@@ -51,8 +60,19 @@ def make_admin_router(
         session_max_age: Seconds a sign-in lasts (8 hours).
         show_metrics: Show CPU, memory and disk on the dashboard (needs psutil).
         export_max_rows: Most rows one CSV or JSON export holds.
-        throttle: Locks sign-in after repeated failures; default 5 failures in 5 minutes
-            lock the email for 15 minutes, in this process.
+        throttle: Counts sign-in attempts before the password is checked: a
+            :class:`~tempest.contrib.auth.throttling.SignInThrottle` (per account and per
+            client; the project's admin gets the one the auth API uses), or an
+            :class:`~tempest.utils.throttle.AttemptThrottle` per account, to which 20
+            attempts per client and window are added on its backend. Default: 5 attempts
+            in 5 minutes lock an email for 15 minutes, in this process.
+        revoked_sessions: Remembers signed-out sessions until their cookies expire;
+            default :class:`~tempest.contrib.admin.sessions.MemoryRevokedSessions` (this
+            process). Give a :class:`~tempest.contrib.admin.sessions.RedisRevokedSessions`
+            when several processes serve the admin.
+        trusted_proxies: Networks (CIDRs) of the reverse proxies whose ``Forwarded`` /
+            ``X-Forwarded-For`` headers name the client for the per-client limit; default
+            none: the socket peer is the client.
 
     Returns:
         The router; its routes are not part of the OpenAPI schema.
@@ -80,7 +100,11 @@ def make_admin_router(
         prefix=prefix,
         show_metrics=show_metrics,
         export_max_rows=export_max_rows,
-        throttle=throttle or AttemptThrottle(),
+        throttle=throttle
+        if isinstance(throttle, SignInThrottle)
+        else SignInThrottle.for_accounts(throttle or AttemptThrottle()),
+        trusted_proxies=parse_trusted_proxies(trusted_proxies),
+        revoked=revoked_sessions or MemoryRevokedSessions(),
     )
     router = APIRouter(prefix=prefix, include_in_schema=False)
     get_session = _session_dependency(db)
@@ -117,6 +141,7 @@ def make_admin_router(
     add("/mfa", views.mfa_form, "GET", "mfa_form")
     add_db("/mfa", views.mfa, "POST", "mfa")
     add("/logout", views.logout, "POST", "logout")
+    add_db("/logout/all", views.logout_all, "POST", "logout_all")
     add("/static/{name}", views.static_file, "GET", "static")
     add_db("/m/{slug}/", views.list_rows, "GET", "list")
     add_db("/m/{slug}/export.{kind:str}", views.export, "GET", "export")

@@ -23,9 +23,9 @@ def build_router() -> APIRouter:
     from tempest.apps import apps
     from tempest.conf import settings
     from tempest.contrib.admin.router import make_admin_router
-    from tempest.contrib.admin.sessions import MIN_SECRET_BYTES
+    from tempest.contrib.admin.sessions import MIN_SECRET_BYTES, revoked_sessions_from_url
     from tempest.contrib.admin.sites import site
-    from tempest.utils.throttle import AttemptThrottle
+    from tempest.contrib.auth.throttling import get_sign_in_throttle
 
     prefix = apps.get_app_config("admin").api_prefix
     apps.import_app_modules("admin")
@@ -43,11 +43,9 @@ def build_router() -> APIRouter:
         prefix=prefix,
         cookie_secure=not settings.DEBUG if secure is None else secure,
         show_metrics=settings.ADMIN_SHOW_METRICS,
-        throttle=AttemptThrottle(  # the same policy as the auth API's sign-in
-            max_attempts=settings.AUTH_MAX_LOGIN_ATTEMPTS,
-            window_seconds=settings.AUTH_LOCKOUT_SECONDS,
-            lock_seconds=settings.AUTH_LOCKOUT_SECONDS,
-        ),
+        throttle=get_sign_in_throttle(),  # the auth API's: one count per account
+        trusted_proxies=settings.TRUSTED_PROXIES,
+        revoked_sessions=revoked_sessions_from_url(settings.ADMIN_REVOKED_SESSIONS_URL),
     )
 
 

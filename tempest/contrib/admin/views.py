@@ -13,7 +13,7 @@ import io
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from tempest.api.exception_handlers import is_unstorable_text_error
+from tempest.api.security_headers import SECURITY_HEADERS, page_security_headers
 from tempest.contrib.admin.backends import AdminAuthBackend, AdminAuthError
 from tempest.contrib.admin.formatting import (
     cell_text,
@@ -49,30 +51,36 @@ from tempest.contrib.admin.queries import (
     load_page,
     parse_filters,
 )
-from tempest.contrib.admin.sessions import AdminSession, SignedCookieSessionStore
+from tempest.contrib.admin.sessions import (
+    AdminSession,
+    RevokedSessions,
+    RevokedSessionsUnavailable,
+    SignedCookieSessionStore,
+)
 from tempest.contrib.admin.sites import AdminSite
+from tempest.contrib.auth.throttling import SignInThrottle, mfa_key
 from tempest.db import atomic
 from tempest.db.repository.filters import escape_like
 from tempest.db.repository.ordering import Ordering
 from tempest.exceptions import ValidationException
-from tempest.utils.throttle import AttemptThrottle
+from tempest.utils.client_ip import IPNetwork, get_client_ip_from_scope
+from tempest.utils.throttle import ThrottleUnavailableError
 
 __all__ = ["AdminViews"]
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-        "form-action 'self'; base-uri 'none'; object-src 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
-_PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+_PAGE_HEADERS = page_security_headers()
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 _MAX_FORM_BYTES = 1_000_000
 _BULK_ACTIONS = ("delete", "activate", "deactivate")
 FK_SELECT_LIMIT = 100
+_THROTTLE_DOWN = (
+    "Sign-in is unavailable right now: the attempt counter (AUTH_THROTTLE_URL) cannot be "
+    "reached. Try again in a moment."
+)
+_STORE_DOWN = (
+    "The admin cannot check whether this session was signed out: the store of signed-out "
+    "sessions (ADMIN_REVOKED_SESSIONS_URL) cannot be reached. Try again in a moment."
+)
 """A foreign key whose target has more rows than this gets a search box, not a select."""
 
 
@@ -94,6 +102,7 @@ class _Visit:
     principal: Any
     session: AdminSession
     name: str
+    versioned: bool = False  # the backend keeps session versions: "Sign out everywhere" works
 
 
 @dataclass(slots=True)
@@ -125,7 +134,9 @@ class AdminViews:
         prefix: str,
         show_metrics: bool,
         export_max_rows: int,
-        throttle: AttemptThrottle,
+        throttle: SignInThrottle,
+        revoked: RevokedSessions,
+        trusted_proxies: tuple[IPNetwork, ...] = (),
     ) -> None:
         """Prepare templates, static files and each model's forms."""
         from jinja2 import Environment, PackageLoader, select_autoescape
@@ -137,6 +148,8 @@ class AdminViews:
         self.show_metrics = show_metrics
         self.export_max_rows = export_max_rows
         self.throttle = throttle
+        self.trusted_proxies = trusted_proxies
+        self.revoked = revoked
         self.templates = Environment(
             loader=PackageLoader("tempest.contrib.admin", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -154,7 +167,12 @@ class AdminViews:
         """``GET /login``: the sign-in form (and a session cookie whose token it carries)."""
         session = self.store.load(request)
         if session is not None and session.principal_id and not session.mfa_pending:
-            return RedirectResponse(self._next(request.query_params.get("next")), 303)
+            try:
+                if not await self._ended(session):
+                    return RedirectResponse(self._next(request.query_params.get("next")), 303)
+            except _Problem:  # cannot tell: show the form
+                pass
+            session = None
         session = session or AdminSession.anonymous()
         return self._render(
             "login.html", session, next=self._next(request.query_params.get("next")), visit=None
@@ -165,10 +183,16 @@ class AdminViews:
         form, session = await self._posted(request)
         email = form.get("username", "").strip()
         target = self._next(form.get("next"))
-        key = f"admin-login:{email.lower()}"
-        status = await self.throttle.check(key)
-        if status.locked:
-            minutes = max(1, math.ceil(status.retry_after_seconds / 60))
+        # Counted before the password is checked, on the same keys as the auth API's.
+        client_ip = get_client_ip_from_scope(request.scope, trusted_proxies=self.trusted_proxies)
+        try:
+            attempt = await self.throttle.begin(email, client_ip)
+        except ThrottleUnavailableError:
+            return self._render(
+                "login.html", session, 503, error=_THROTTLE_DOWN, email=email, next=target
+            )
+        if not attempt.allowed:
+            minutes = max(1, math.ceil(attempt.retry_after_seconds / 60))
             message = f"Too many failed attempts: try again in {minutes} minute(s)."
             return self._render("login.html", session, 429, error=message, email=email, next=target)
         try:
@@ -176,18 +200,23 @@ class AdminViews:
                 db_session, identifier=email, password=form.get("password", "")
             )
         except AdminAuthError:
-            await self.throttle.record_failure(key)
             message = "Wrong email or password, or this account may not use the admin."
             return self._render("login.html", session, 400, error=message, email=email, next=target)
-        await self.throttle.reset(key)
+        try:
+            await self.throttle.succeeded(attempt)
+        except ThrottleUnavailableError:
+            return self._render(
+                "login.html", session, 503, error=_THROTTLE_DOWN, email=email, next=target
+            )
         pid = self.backend.principal_id(principal)
+        version = self.backend.session_version(principal)
         if self.backend.requires_mfa(principal):
-            new = AdminSession.signed_in(pid, mfa_pending=True)
+            new = AdminSession.signed_in(pid, mfa_pending=True, version=version)
             response = RedirectResponse(f"{self.prefix}/mfa?{urlencode({'next': target})}", 303)
         else:
             async with atomic(db_session):
                 await self.backend.on_login(db_session, principal)
-            new = AdminSession.signed_in(pid)
+            new = AdminSession.signed_in(pid, version=version)
             response = RedirectResponse(target, 303)
         self.store.save(response, new)
         return self._secure(response)
@@ -205,12 +234,16 @@ class AdminViews:
         if not session.principal_id or not session.mfa_pending:
             return self._secure(RedirectResponse(f"{self.prefix}/login", 303))
         target = self._next(form.get("next"))
-        key = f"admin-mfa:{session.principal_id}"
-        if (await self.throttle.check(key)).locked:
+        key = mfa_key(session.principal_id)  # the auth API's key: one count per account
+        try:
+            reserved = await self.throttle.accounts.attempt(key)  # before the code is checked
+        except ThrottleUnavailableError:
+            return self._render("mfa.html", session, 503, error=_THROTTLE_DOWN, next=target)
+        if reserved.locked:
             message = "Too many wrong codes: sign in again later."
             return self._render("mfa.html", session, 429, error=message, next=target)
         principal = await self.backend.load_principal(db_session, session.principal_id)
-        if principal is None:
+        if principal is None or not self._same_version(session, principal):
             response = RedirectResponse(f"{self.prefix}/login", 303)
             self.store.clear(response)
             return self._secure(response)
@@ -219,17 +252,46 @@ class AdminViews:
             if accepted:
                 await self.backend.on_login(db_session, principal)
         if not accepted:
-            await self.throttle.record_failure(key)
             message = "That code is wrong or was already used."
             return self._render("mfa.html", session, 400, error=message, next=target)
-        await self.throttle.reset(key)
+        try:
+            await self.throttle.accounts.reset(key)
+        except ThrottleUnavailableError:
+            return self._render("mfa.html", session, 503, error=_THROTTLE_DOWN, next=target)
         response = RedirectResponse(target, 303)
-        self.store.save(response, AdminSession.signed_in(session.principal_id))
+        version = self.backend.session_version(principal)
+        self.store.save(response, AdminSession.signed_in(session.principal_id, version=version))
         return self._secure(response)
 
     async def logout(self, request: Request) -> Response:
-        """``POST /logout``: forget the session."""
-        await self._posted(request)
+        """``POST /logout``: end this session; its cookie is refused from now on.
+
+        The session id is remembered in the store of signed-out sessions until the cookie
+        would expire; the operator's other sessions stay open.
+        """
+        _, session = await self._posted(request)
+        response: Response = RedirectResponse(f"{self.prefix}/login", 303)
+        if session.principal_id and session.session_id:
+            try:
+                await self.revoked.revoke(session.session_id, self.store.max_age)
+            except RevokedSessionsUnavailable:
+                message = "You are signed out in this browser only. " + _STORE_DOWN
+                response = self._render("error.html", session, 503, message=message)
+        self.store.clear(response)
+        return self._secure(response)
+
+    async def logout_all(self, request: Request, db_session: AsyncSession) -> Response:
+        """``POST /logout/all``: end every session of the operator, here and elsewhere.
+
+        Raises the operator's session version (the backend's :meth:`end_sessions`), which
+        also ends their API tokens with the user-model backend.
+        """
+        _, session = await self._posted(request)
+        visit = await self._visit(request, db_session, session)
+        if not visit.versioned:
+            raise _Problem(404, "There is no such page in the admin.")
+        async with atomic(db_session):
+            await self.backend.end_sessions(db_session, visit.principal)
         response = RedirectResponse(f"{self.prefix}/login", 303)
         self.store.clear(response)
         return self._secure(response)
@@ -344,6 +406,9 @@ class AdminViews:
                 await db_session.execute(delete(model).where(condition))
             else:
                 values: dict[str, Any] = {"is_active": action == "activate"}
+                if action == "deactivate" and "session_version" in model.__table__.columns:
+                    # A user model: deactivation ends the users' sessions (see end_sessions).
+                    values["session_version"] = model.session_version + 1
                 if info.has_audit:
                     values["updated_by"] = self.backend.audit_id(visit.principal)
                 await db_session.execute(update(model).where(condition).values(**values))
@@ -458,6 +523,7 @@ class AdminViews:
         """``GET /m/{slug}/autocomplete?q=``: up to 20 rows whose label matches, as options."""
         info = self._model(request)
         params = request.query_params
+        _refuse_nul(params.items())
         field_name = params.get("field", "")
         text = (params.get(f"{field_name}__search") or params.get("q", "")).strip()
         label = label_column(info.admin.model, info.admin)
@@ -529,6 +595,7 @@ class AdminViews:
         return info
 
     def _list_query(self, info: _ModelInfo, params: Mapping[str, str]) -> ListQuery:
+        _refuse_nul(params.items())
         admin = info.admin
         query = ListQuery(search=params.get("q", "").strip()[:200])
         try:
@@ -579,10 +646,31 @@ class AdminViews:
             raise _Redirect(self._login_url(request))
         if session.mfa_pending:
             raise _Redirect(f"{self.prefix}/mfa")
-        principal = await self.backend.load_principal(db_session, session.principal_id)
-        if principal is None:
+        if await self._ended(session):
             raise _Redirect(self._login_url(request))
-        return _Visit(principal, session, self.backend.display_name(principal))
+        principal = await self.backend.load_principal(db_session, session.principal_id)
+        if principal is None or not self._same_version(session, principal):
+            raise _Redirect(self._login_url(request))
+        versioned = self.backend.session_version(principal) is not None
+        return _Visit(principal, session, self.backend.display_name(principal), versioned)
+
+    async def _ended(self, session: AdminSession) -> bool:
+        """Whether a signed-in session was signed out ("Log out"), or predates session ids.
+
+        Raises:
+            _Problem: The store of signed-out sessions cannot be reached (503): fail closed.
+        """
+        if session.session_id is None:
+            return True
+        try:
+            return await self.revoked.is_revoked(session.session_id)
+        except RevokedSessionsUnavailable:
+            raise _Problem(503, _STORE_DOWN) from None
+
+    def _same_version(self, session: AdminSession, principal: Any) -> bool:
+        """Whether the principal's session version is still the one the session began with."""
+        version = self.backend.session_version(principal)
+        return version is None or version == session.version
 
     def _login_url(self, request: Request) -> str:
         here = request.url.path
@@ -599,13 +687,12 @@ class AdminViews:
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         if content_type != "application/x-www-form-urlencoded":
             raise _Problem(415, "Send the form as application/x-www-form-urlencoded.")
-        body = await request.body()
-        if len(body) > _MAX_FORM_BYTES:
-            raise _Problem(413, "The form is too large.")
+        body = await _read_form(request)
         try:
             lists = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=2000)
         except (UnicodeDecodeError, ValueError):
             raise _Problem(400, "The form could not be read.") from None
+        _refuse_nul(lists.items())
         form = {key: values[-1] for key, values in lists.items()}
         session = self.store.load(request)
         if session is None or not session.accepts(form.get("csrf_token")):
@@ -777,8 +864,11 @@ class AdminViews:
 
     @staticmethod
     def handles(error: Exception) -> bool:
-        """Whether ``error`` is a redirect to sign-in or an error page of the admin."""
-        return isinstance(error, _Redirect | _Problem)
+        """Whether ``error`` is a redirect to sign-in or an error page of the admin.
+
+        Text the database refused (a NUL on PostgreSQL) is an error page (400) too.
+        """
+        return isinstance(error, _Redirect | _Problem) or is_unstorable_text_error(error)
 
     def problem_response(self, request: Request, error: Exception) -> Response:
         """The response for a redirect to sign-in or an error page."""
@@ -791,9 +881,39 @@ class AdminViews:
             if "/login" in error.url and not anonymous:
                 self.store.clear(response)
             return self._secure(response)
-        assert isinstance(error, _Problem)
+        if not isinstance(error, _Problem):  # text the database refused
+            error = _Problem(400, _NUL_MESSAGE)
         session = self.store.load(request) or AdminSession.anonymous()
         return self._render("error.html", session, error.status, message=error.message)
+
+
+_NUL_MESSAGE = "The text contains a NUL character (\\0), which cannot be stored."
+
+
+async def _read_form(request: Request) -> bytes:
+    """The form body, refused (413) past ``_MAX_FORM_BYTES`` while it streams in.
+
+    A declared ``Content-Length`` over the limit is refused before reading anything.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > _MAX_FORM_BYTES:
+        raise _Problem(413, "The form is too large.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _MAX_FORM_BYTES:
+            raise _Problem(413, "The form is too large.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse_nul(items: Iterable[tuple[str, Any]]) -> None:
+    """A 400 page when a form or query field (name or value) holds a NUL character."""
+    for key, value in items:
+        values = value if isinstance(value, list) else [value]
+        if "\x00" in key or any("\x00" in item for item in values):
+            raise _Problem(400, _NUL_MESSAGE)
 
 
 def _load_static(site: AdminSite) -> tuple[dict[str, tuple[bytes, str, str]], str]:

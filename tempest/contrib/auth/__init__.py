@@ -12,14 +12,16 @@ from tempest._lazy import lazy_attributes
 from tempest.contrib.auth.users import get_user_model
 
 if TYPE_CHECKING:
+    from tempest.contrib.auth.password_validation import validate_password
     from tempest.contrib.auth.router import make_auth_router
     from tempest.contrib.auth.service import UserAuthService
 
-__all__ = ["UserAuthService", "get_user_model", "make_auth_router"]
+__all__ = ["UserAuthService", "get_user_model", "make_auth_router", "validate_password"]
 
 _LAZY = {
     "UserAuthService": "tempest.contrib.auth.service",
     "make_auth_router": "tempest.contrib.auth.router",
+    "validate_password": "tempest.contrib.auth.password_validation",
 }
 
 

@@ -13,8 +13,17 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from tempest.contrib.auth.base import BaseUserModel
+    from tempest.utils.totp import TOTPHelper
 
-__all__ = ["check_email", "check_password", "create_user", "find_user", "users_transaction"]
+__all__ = [
+    "accept_totp_code",
+    "check_email",
+    "check_password",
+    "create_user",
+    "find_user",
+    "prompt_new_password",
+    "users_transaction",
+]
 
 
 def check_email(email: str) -> str:
@@ -31,20 +40,62 @@ def check_email(email: str) -> str:
         raise ValueError(f"{email!r} is not a valid email address: {error}") from None
 
 
-def check_password(password: str, minimum: int | None = None) -> str:
-    """``password``, or ValueError when it is too short.
+def check_password(password: str, user: Any = None) -> str:
+    """``password`` if ``AUTH_PASSWORD_VALIDATORS`` accept it, as given (never stripped).
 
     Args:
         password: The new password.
-        minimum: The shortest length allowed (default ``AUTH_PASSWORD_MIN_LENGTH``).
-    """
-    if minimum is None:
-        from tempest.conf import settings
+        user: The user it is for, or anything with an ``email`` (similarity rule).
 
-        minimum = int(getattr(settings, "AUTH_PASSWORD_MIN_LENGTH", 8))
-    if len(password) < minimum:
-        raise ValueError(f"The password must have at least {minimum} characters.")
+    Raises:
+        PasswordValidationError: A ValueError whose message lists every rule broken.
+    """
+    from tempest.contrib.auth.password_validation import validate_password
+
+    validate_password(password, user)
     return password
+
+
+def prompt_new_password(user: Any, *, outcome: str, attempts: int = 3) -> str:
+    """Ask for a new password twice, hidden; ask again when it is refused or mistyped.
+
+    Each refusal is printed on stderr with every rule broken. After ``attempts`` refusals,
+    or when the input ends, the command fails with the last refusal.
+
+    Args:
+        user: The user (or anything with an ``email``), for the similarity rule.
+        outcome: What failing means, appended to the error (``"Nothing was created."``).
+        attempts: How many passwords to ask for at most.
+
+    Returns:
+        The accepted password.
+
+    Raises:
+        CommandError: No accepted password.
+    """
+    import click
+
+    from tempest.core.management.base import CommandError
+
+    problem = ""
+    for _ in range(attempts):
+        try:
+            password = str(click.prompt("Password", hide_input=True))
+            again = str(click.prompt("Password (again)", hide_input=True))
+        except click.Abort:
+            if not problem:
+                raise
+            click.echo(err=True)  # end the prompt's line: the input ended there
+            break
+        if again != password:
+            problem = "The two passwords differ."
+        else:
+            try:
+                return check_password(password, user)
+            except ValueError as error:
+                problem = str(error)
+        click.echo(f"Error: {problem}", err=True)
+    raise CommandError(f"{problem} {outcome}")
 
 
 async def find_user(
@@ -80,7 +131,7 @@ async def create_user(
     if password is None:
         user.set_unusable_password()
     else:
-        user.set_password(check_password(password))
+        user.set_password(check_password(password, user))
     session.add(user)
     await session.flush()
     return user
@@ -109,3 +160,51 @@ async def users_transaction() -> AsyncIterator[AsyncSession]:
         raise CommandError(
             f"{database_error_message(error)}; has `manage.py migrate` run? Nothing was changed."
         ) from error
+
+
+async def accept_totp_code(
+    session: AsyncSession, user: Any, code: str, totp: TOTPHelper | None = None
+) -> bool:
+    """Check a TOTP code of ``user`` and use its time step up, atomically: one winner.
+
+    The step is claimed with a conditional UPDATE (``mfa_last_used_step`` NULL or older),
+    so when the same code arrives in several requests at once, exactly one of them is
+    accepted, on every database. The auth API's MFA step and the admin's both use it.
+    Call it inside a transaction (``atomic(session)``): the claim commits with it.
+
+    Args:
+        session: The request's session.
+        user: A user with the :class:`~tempest.contrib.auth.base.MFAMixin` columns.
+        code: The code typed.
+        totp: The checker; default ``TOTPHelper`` with its default window.
+
+    Returns:
+        Whether the code was right and its step not used before.
+    """
+    from sqlalchemy import update
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    if totp is None:
+        from tempest.utils.totp import TOTPHelper
+
+        totp = TOTPHelper(issuer="tempest")
+    secret = getattr(user, "mfa_secret", None)
+    if not secret:
+        return False
+    step = totp.verify(secret, code, last_used_step=user.mfa_last_used_step)
+    if step is None:
+        return False
+    model = type(user)
+    claimed = await session.execute(
+        update(model)
+        .where(
+            model.id == user.id,
+            model.mfa_last_used_step.is_(None) | (model.mfa_last_used_step < step),
+        )
+        .values(mfa_last_used_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return False
+    set_committed_value(user, "mfa_last_used_step", step)  # already stored: no second UPDATE
+    return True

@@ -18,8 +18,14 @@ if configured_user_model() == DEFAULT_USER_MODEL:
             list_filter=[User.is_active, User.is_admin],
             search_fields=[User.email],
             readonly_fields=[User.last_login_at, User.mfa_enabled],
-            # Never shown, edited or exported: a hash or a TOTP secret must not leak.
-            exclude=[User.hashed_password, User.mfa_secret, User.mfa_last_used_step],
+            # Never shown, edited or exported: a hash or a TOTP secret must not leak, and
+            # session_version only moves up (unticking is_active raises it).
+            exclude=[
+                User.hashed_password,
+                User.mfa_secret,
+                User.mfa_last_used_step,
+                User.session_version,
+            ],
             ordering="-created_at",
             can_create=False,
         )

@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, String, Uuid, false
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from tempest.core.enums import BaseStrEnum
@@ -73,9 +73,15 @@ class BaseUserModel(BaseModel):
     """A user who signs in with an email and a password.
 
     Adds ``email`` (unique, stored normalized), ``hashed_password`` (bcrypt; empty means
-    the user cannot sign in with a password), ``is_admin`` and ``last_login_at`` to
-    BaseModel's columns. Only users with ``is_active`` sign in; only those that are also
-    ``is_admin`` enter the admin site.
+    the user cannot sign in with a password), ``is_admin``, ``last_login_at`` and
+    ``session_version`` to BaseModel's columns. Only users with ``is_active`` sign in; only
+    those that are also ``is_admin`` enter the admin site.
+
+    ``session_version`` is carried by every access token (claim ``sv``), refresh token and
+    admin cookie issued to the user, and compared on each request: raising it ends all of
+    them. :meth:`set_password_hash` (and so :meth:`set_password` and
+    :meth:`set_unusable_password`), setting ``is_active`` or ``is_admin`` to False, and
+    :meth:`end_sessions` raise it.
     """
 
     __abstract__ = True
@@ -88,10 +94,30 @@ class BaseUserModel(BaseModel):
     last_login_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), default=None, nullable=True
     )
+    session_version: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", nullable=False
+    )
 
     @validates("email")
     def _store_normalized_email(self, key: str, value: str) -> str:
         return normalize_email(value)
+
+    @validates("is_active", "is_admin")
+    def _end_sessions_on_deactivation(self, key: str, value: bool) -> bool:
+        # Losing the flag ends every session, so that setting it back later does not
+        # revive them. Read from __dict__: an unloaded attribute must not lazy-load here.
+        if not value and self.__dict__.get(key) is not False:
+            self.end_sessions()
+        return value
+
+    def end_sessions(self) -> None:
+        """Sign the user out everywhere: raise ``session_version``.
+
+        Every access token, refresh token and admin session issued before is refused
+        from the next request on, once this change is committed. The auth API's
+        ``POST /logout/all`` also revokes the refresh tokens' rows.
+        """
+        self.session_version = (self.__dict__.get("session_version") or 0) + 1
 
     @staticmethod
     def normalize_email(email: str) -> str:
@@ -99,12 +125,22 @@ class BaseUserModel(BaseModel):
         return normalize_email(email)
 
     def set_password(self, password: str) -> None:
-        """Hash ``password`` and store the hash.
+        """Hash ``password``, store the hash and sign the user out everywhere.
 
         Raises:
             ValueError: The password is empty.
         """
-        self.hashed_password = password_utils().hash(password)
+        self.set_password_hash(password_utils().hash(password))
+
+    def set_password_hash(self, hashed_password: str) -> None:
+        """Store an already computed hash (``""``: no usable password); end every session.
+
+        The one place a password changes: every path that sets one (the auth API, the
+        ``changepassword`` command, :meth:`set_password`) goes through it, so that a new
+        password always signs the user out everywhere (see :meth:`end_sessions`).
+        """
+        self.hashed_password = hashed_password
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         """Whether ``password`` is this user's; False when no password is set."""
@@ -114,7 +150,7 @@ class BaseUserModel(BaseModel):
 
     def set_unusable_password(self) -> None:
         """Make password sign-in impossible (for users who sign in another way)."""
-        self.hashed_password = ""
+        self.set_password_hash("")
 
     def has_usable_password(self) -> bool:
         """Whether a password is set."""
@@ -141,6 +177,7 @@ class UserTokenPurpose(BaseStrEnum):
 
     ACTIVATION = "activation"
     PASSWORD_RESET = "password_reset"
+    EMAIL_CHANGE = "email_change"
 
 
 class _ExpiringMixin:
@@ -194,8 +231,9 @@ class BaseUserRefreshTokenModel(_ExpiringMixin, BaseModel):
 
     Each refresh replaces the presented token (``used_at`` set) with a new one of the
     same ``family_id``; presenting a used token again means it was stolen, and the whole
-    family is revoked (``revoked_at``). Concrete models come from
-    :func:`make_user_refresh_token_model`.
+    family is revoked (``revoked_at``). ``session_version`` is the user's when the token
+    was issued; a refresh after the user's version moved on is refused. Concrete models
+    come from :func:`make_user_refresh_token_model`.
     """
 
     __abstract__ = True
@@ -204,6 +242,9 @@ class BaseUserRefreshTokenModel(_ExpiringMixin, BaseModel):
     family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), default=None, nullable=True
+    )
+    session_version: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", nullable=False
     )
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tempest.core.checks import Error, Tags, register_check
+from tempest.core.checks import Error, Tags, is_placeholder_secret, register_check
 from tempest.exceptions import ImproperlyConfigured
 
 _HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
-_INSECURE_PREFIXES = ("changeme", "change-me", "secret", "insecure", "dev-")
 
 
 @register_check(Tags.models)
@@ -38,7 +37,7 @@ def check_jwt_secret(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
     minimum = _HMAC_MIN_BYTES.get(algorithm)
     if minimum is None:  # an asymmetric key: its PEM is checked when tokens are made
         return []
-    weak = len(secret.encode()) < minimum or secret.lower().startswith(_INSECURE_PREFIXES)
+    weak = len(secret.encode()) < minimum or is_placeholder_secret(secret)
     if not weak and len(set(secret)) >= 8:
         return []
     return [

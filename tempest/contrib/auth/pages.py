@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from html import escape
 
-__all__ = ["activation_page", "password_reset_page"]
+from tempest.api.security_headers import page_security_headers
+
+__all__ = ["PAGE_HEADERS", "activation_page", "email_change_page", "password_reset_page"]
 
 _TEXTS: dict[str, dict[str, str]] = {
     "en-US": {
@@ -30,6 +32,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "reset_missing_title": "Invalid link",
         "reset_missing": "This password reset link has no token. Ask for a new link.",
+        "email_changed_title": "Email changed",
+        "email_changed": "Your account now uses this email. Sign in with it from now on.",
+        "email_change_failed_title": "Email not changed",
+        "email_change_failed": (
+            "This link is invalid, expired or was already used, or another account uses "
+            "this email now. Ask for the change again."
+        ),
     },
     "pt-BR": {
         "activated_title": "Conta ativada",
@@ -48,6 +57,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "reset_failed": ("A senha não foi trocada: o link é inválido, expirou ou já foi usado."),
         "reset_missing_title": "Link inválido",
         "reset_missing": "Este link de redefinição de senha não tem token. Peça um novo link.",
+        "email_changed_title": "E-mail alterado",
+        "email_changed": "Sua conta agora usa este e-mail. Entre com ele daqui em diante.",
+        "email_change_failed_title": "E-mail não alterado",
+        "email_change_failed": (
+            "Este link é inválido, expirou ou já foi usado, ou outra conta usa este e-mail "
+            "agora. Peça a troca de novo."
+        ),
     },
 }
 
@@ -76,6 +92,20 @@ document.getElementById("reset").addEventListener("submit", async (event) => {
 """
 
 
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;"
+    "padding:0 1rem}label,input,button{display:block;width:100%;margin:.4rem 0}"
+    "input,button{padding:.5rem;font-size:1rem}"
+)
+
+PAGE_HEADERS = page_security_headers(
+    referrer_policy="no-referrer", inline_scripts=[_SCRIPT], inline_styles=[_STYLE]
+)
+"""Headers of these pages: the admin's (no framing, no sniffing, ``no-store``), a CSP
+that runs only their own inline script and style, and no Referer (their URLs carry
+tokens)."""
+
+
 def _texts(locale: str) -> dict[str, str]:
     return _TEXTS.get(locale, _TEXTS["en-US"])
 
@@ -85,9 +115,7 @@ def _page(locale: str, title: str, body: str) -> str:
         f'<!doctype html>\n<html lang="{escape(locale)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n"
-        "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;"
-        "padding:0 1rem}label,input,button{display:block;width:100%;margin:.4rem 0}"
-        "input,button{padding:.5rem;font-size:1rem}</style>\n</head>\n<body>\n"
+        f"<style>{_STYLE}</style>\n</head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n{body}\n</body>\n</html>\n"
     )
 
@@ -104,6 +132,21 @@ def activation_page(locale: str, *, activated: bool) -> str:
     """
     texts = _texts(locale)
     key = "activated" if activated else "activation_failed"
+    return _page(locale, texts[f"{key}_title"], f'<p id="message">{escape(texts[key])}</p>')
+
+
+def email_change_page(locale: str, *, changed: bool) -> str:
+    """The page an email-change confirmation link opens.
+
+    Args:
+        locale: ``"en-US"`` or ``"pt-BR"`` (others fall back to en-US).
+        changed: Whether the email was changed.
+
+    Returns:
+        The HTML document.
+    """
+    texts = _texts(locale)
+    key = "email_changed" if changed else "email_change_failed"
     return _page(locale, texts[f"{key}_title"], f'<p id="message">{escape(texts[key])}</p>')
 
 

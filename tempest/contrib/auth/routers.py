@@ -8,9 +8,10 @@ from tempest.contrib.auth.router import make_auth_router
 
 
 def __getattr__(name: str) -> Any:
-    # Each application gets its own router and service (its own login throttle and mail
-    # sender), built from the settings it starts with: a process that builds several apps
-    # (tests) does not share lockouts between them.
+    # Each application gets its own router and service (its own mail sender), built from
+    # the settings it starts with. The login throttle is the project's, one per settings
+    # object and shared with the admin (get_sign_in_throttle): a process that builds
+    # several apps from different settings (tests) does not share lockouts between them.
     if name == "router":
         router: APIRouter = make_auth_router()
         return router

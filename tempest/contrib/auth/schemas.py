@@ -1,31 +1,38 @@
 """Request and response bodies of the bundled auth flow (:mod:`tempest.contrib.auth.router`).
 
 Emails and passwords are plain strings here: :class:`~tempest.contrib.auth.service.
-UserAuthService` checks them and answers with an error that says what to fix.
+UserAuthService` checks them and answers with an error that says what to fix. Passwords
+are taken exactly as sent: unlike other strings of tempest's schemas, they are never
+stripped (the admin and the commands do not strip them either).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from tempest.schemas import BaseSchema
+from tempest.utils.timezone import to_utc
 
 __all__ = [
     "ActivationResendSchema",
     "ActivationSchema",
     "DetailResponseSchema",
+    "EmailChangeSchema",
+    "EmailConfirmSchema",
     "LoginSchema",
     "LogoutSchema",
     "MFAChallengeResponseSchema",
     "MFAConfirmSchema",
     "MFADisableSchema",
     "MFAEnrollResponseSchema",
+    "MFAEnrollSchema",
     "MFARecoveryCodesResponseSchema",
     "MFAVerifySchema",
+    "PasswordChangeSchema",
     "PasswordResetConfirmSchema",
     "PasswordResetRequestSchema",
     "RefreshSchema",
@@ -36,22 +43,24 @@ __all__ = [
 
 # Generous bounds that keep absurd inputs (megabytes of "password") away from bcrypt.
 _EMAIL = Field(min_length=1, max_length=320)
-_PASSWORD = Field(min_length=1, max_length=1024)
 _TOKEN = Field(min_length=1, max_length=2048)
+
+Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=1024)]
+"""A password as typed: never stripped, so ``" secret "`` stays ``" secret "``."""
 
 
 class SignupSchema(BaseSchema):
     """``POST /signup``: the new account's email and password."""
 
     email: str = _EMAIL
-    password: str = _PASSWORD
+    password: Password
 
 
 class LoginSchema(BaseSchema):
     """``POST /login``: the account's email and password."""
 
     email: str = _EMAIL
-    password: str = _PASSWORD
+    password: Password
 
 
 class ActivationSchema(BaseSchema):
@@ -88,7 +97,7 @@ class PasswordResetConfirmSchema(BaseSchema):
     """``POST /password-reset/confirm``: the token from the email and the new password."""
 
     token: str = _TOKEN
-    password: str = _PASSWORD
+    password: Password
 
 
 class MFAConfirmSchema(BaseSchema):
@@ -111,17 +120,44 @@ class MFAVerifySchema(BaseSchema):
         return self
 
 
+class MFAEnrollSchema(BaseSchema):
+    """``POST /mfa/enroll``: the password, unless the sign-in is recent."""
+
+    password: Password | None = None
+
+
 class MFADisableSchema(BaseSchema):
-    """``POST /mfa/disable``: a current code or the account's password."""
+    """``POST /mfa/disable``: a code or a recovery code, and the password unless fresh."""
 
     code: str | None = Field(default=None, min_length=1, max_length=32)
-    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    recovery_code: str | None = Field(default=None, min_length=1, max_length=64)
+    password: Password | None = None
 
     @model_validator(mode="after")
-    def _one_proof(self) -> MFADisableSchema:
-        if (self.code is None) == (self.password is None):
-            raise ValueError("send exactly one of 'code' (from the app) or 'password'")
+    def _one_second_factor(self) -> MFADisableSchema:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send exactly one of 'code' (from the app) or 'recovery_code'")
         return self
+
+
+class PasswordChangeSchema(BaseSchema):
+    """``POST /password/change``: the new password, and the current one unless fresh."""
+
+    current_password: Password | None = None
+    new_password: Password
+
+
+class EmailChangeSchema(BaseSchema):
+    """``POST /email/change``: the new address, and the password unless fresh."""
+
+    new_email: str = _EMAIL
+    password: Password | None = None
+
+
+class EmailConfirmSchema(BaseSchema):
+    """``POST /email/confirm``: the token from the email sent to the new address."""
+
+    token: str = _TOKEN
 
 
 class TokenPairResponseSchema(BaseSchema):
@@ -170,3 +206,9 @@ class UserResponseSchema(BaseSchema):
     mfa_enabled: bool = False
     last_login_at: datetime | None = None
     created_at: datetime
+
+    @field_validator("last_login_at", "created_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        # SQLite gives naive datetimes back: without a zone they are no RFC 3339 date-time.
+        return None if value is None else to_utc(value)

@@ -9,18 +9,22 @@ these methods as HTTP endpoints; every method takes the request's ``session``.
 
 from __future__ import annotations
 
+import logging
+import math
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 
 from fastapi import Depends
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTasks
 
 from tempest.api.dependencies.bearer import BearerCredentials, bearer_claims
 from tempest.contrib.auth.base import (
@@ -29,7 +33,6 @@ from tempest.contrib.auth.base import (
     BaseUserRefreshTokenModel,
     BaseUserTokenModel,
     UserTokenPurpose,
-    normalize_email,
     password_utils,
 )
 from tempest.contrib.auth.schemas import (
@@ -55,10 +58,13 @@ from tempest.utils import utcnow
 from tempest.utils.opaque_tokens import generate_opaque_token, hash_opaque_token
 
 if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
+    from tempest.contrib.auth.throttling import SignInThrottle
     from tempest.mail import EmailUtils
     from tempest.utils.jwt import JWTUtils
     from tempest.utils.passwords import PasswordUtils
-    from tempest.utils.throttle import AttemptThrottle
+    from tempest.utils.throttle import AttemptThrottle, ThrottleResult
     from tempest.utils.totp import TOTPHelper
 
 __all__ = ["DEFAULT_EMAIL_TEMPLATES", "LinkBuilder", "UserAuthService"]
@@ -69,7 +75,18 @@ DEFAULT_EMAIL_TEMPLATES = Path(__file__).parent / "templates" / "email"
 LinkBuilder = Callable[[str], str]
 """Turns an emailed token into the absolute URL the email links to."""
 
+logger = logging.getLogger(__name__)
+
 MFA_TOKEN_TYPE = "mfa"
+EMAIL_CHANGE_TOKEN_TYPE = "email_change"
+AUTH_TIME_CLAIM = "auth_time"
+"""The access-token claim holding when the user signed in (Unix seconds, as in OIDC).
+
+Set by a sign-in (login, MFA verification, password change), not by a refresh: a fresh
+one stands in for re-entering the password (``AUTH_REAUTH_SECONDS``).
+"""
+SESSION_VERSION_CLAIM = "sv"
+"""The access-token claim holding the user's ``session_version`` when it was issued."""
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
 _MFA_TOKEN_TTL = timedelta(minutes=5)
@@ -92,6 +109,30 @@ _MAILER_SETTINGS = (
 
 def _invalid_credentials() -> UnauthorizedException:
     return UnauthorizedException("Invalid email or password", code="INVALID_CREDENTIALS")
+
+
+def _too_many(retry_after: int) -> TooManyRequestsException:
+    return TooManyRequestsException(
+        "Too many failed attempts; try again later",
+        retry_after=retry_after,
+        details={"retry_after": retry_after},
+    )
+
+
+@contextmanager
+def _fail_closed() -> Iterator[None]:
+    """Refuse (503) rather than check a password or code unthrottled."""
+    from tempest.utils.throttle import ThrottleUnavailableError
+
+    try:
+        yield
+    except ThrottleUnavailableError:
+        raise AppException(
+            "Sign-in is unavailable right now (the attempt counter cannot be reached: "
+            "check AUTH_THROTTLE_URL); try again in a moment",
+            code="THROTTLE_UNAVAILABLE",
+            status_code=503,
+        ) from None
 
 
 def _invalid_mfa_code() -> UnauthorizedException:
@@ -317,21 +358,49 @@ class UserAuthService:
 
     @property
     def throttle(self) -> AttemptThrottle:
-        """Counts failed login and MFA attempts."""
+        """Counts login and MFA attempts per account (see :attr:`sign_in_throttle`)."""
         if self._throttle is not None:
             return self._throttle
+        return self.sign_in_throttle.accounts
 
-        def build() -> AttemptThrottle:
-            from tempest.utils.throttle import AttemptThrottle
+    @property
+    def sign_in_throttle(self) -> SignInThrottle:
+        """The per-account and per-client sign-in limits.
 
-            lockout = int(self._setting("AUTH_LOCKOUT_SECONDS", 900))
-            return AttemptThrottle(
-                max_attempts=int(self._setting("AUTH_MAX_LOGIN_ATTEMPTS", 5)),
-                window_seconds=lockout,
-                lock_seconds=lockout,
-            )
+        Default the project's, shared with the admin
+        (:func:`~tempest.contrib.auth.throttling.get_sign_in_throttle`); with a
+        ``throttle`` given, that one per account plus ``AUTH_MAX_ATTEMPTS_PER_CLIENT`` per
+        client on its backend.
 
-        return self._built("throttle", ("AUTH_MAX_LOGIN_ATTEMPTS", "AUTH_LOCKOUT_SECONDS"), build)
+        Raises:
+            ImproperlyConfigured: ``AUTH_THROTTLE_URL`` names an unknown backend.
+        """
+        from tempest.contrib.auth.throttling import SignInThrottle, get_sign_in_throttle
+
+        given = self._throttle
+        if given is None:
+            return get_sign_in_throttle(self.settings)
+
+        def build() -> SignInThrottle:
+            per_client = int(self._setting("AUTH_MAX_ATTEMPTS_PER_CLIENT", 20))
+            return SignInThrottle.for_accounts(given, max_attempts_per_client=per_client)
+
+        return self._built("sign_in_throttle", ("AUTH_MAX_ATTEMPTS_PER_CLIENT",), build)
+
+    def client_ip(self, request: HTTPConnection) -> str | None:
+        """The client address of ``request``, believing the proxies of ``TRUSTED_PROXIES``.
+
+        Args:
+            request: The request.
+        """
+        from tempest.utils.client_ip import get_client_ip_from_scope, parse_trusted_proxies
+
+        proxies = self._built(
+            "trusted_proxies",
+            ("TRUSTED_PROXIES",),
+            lambda: parse_trusted_proxies(self._setting("TRUSTED_PROXIES", None)),
+        )
+        return get_client_ip_from_scope(request.scope, trusted_proxies=proxies)
 
     @property
     def totp(self) -> TOTPHelper:
@@ -358,6 +427,11 @@ class UserAuthService:
                 "in the settings or the environment."
             )
         return pepper
+
+    @property
+    def requires_activation(self) -> bool:
+        """Whether new accounts wait for the emailed link (``AUTH_REQUIRE_ACTIVATION``)."""
+        return bool(self._setting("AUTH_REQUIRE_ACTIVATION", True))
 
     @property
     def access_ttl(self) -> timedelta:
@@ -418,18 +492,32 @@ class UserAuthService:
                 str(error), code="INVALID_EMAIL", details={"field": "email"}
             ) from None
 
-    def _check_new_password(self, password: str) -> str:
-        from tempest.contrib.auth.accounts import check_password
+    def _check_new_password(
+        self, password: str, user: Any = None, *, field: str = "password"
+    ) -> str:
+        """``password``, or a 422 ``PASSWORD_INVALID`` listing every rule it breaks.
 
-        minimum = int(self._setting("AUTH_PASSWORD_MIN_LENGTH", 8))
+        The rules are ``AUTH_PASSWORD_VALIDATORS`` (:func:`~tempest.contrib.auth.
+        password_validation.validate_password`); ``user`` (or anything with an ``email``)
+        feeds the similarity rule.
+        """
+        from tempest.contrib.auth.password_validation import (
+            PasswordValidationError,
+            validate_password,
+        )
+
         try:
-            return check_password(password, minimum)
-        except ValueError as error:
+            validate_password(password, user)
+        except PasswordValidationError as error:
             raise ValidationException(
                 str(error),
-                code="PASSWORD_TOO_SHORT",
-                details={"field": "password", "min_length": minimum},
+                code="PASSWORD_INVALID",
+                details={
+                    "field": field,
+                    "errors": [problem.as_dict() for problem in error.problems],
+                },
             ) from None
+        return password
 
     async def _hash_password(self, password: str) -> str:
         from starlette.concurrency import run_in_threadpool
@@ -483,57 +571,75 @@ class UserAuthService:
         *,
         activation_link: LinkBuilder | None = None,
         locale: str | None = None,
-    ) -> BaseUserModel:
+        background: BackgroundTasks | None = None,
+    ) -> BaseUserModel | None:
         """Create an account; email an activation link when ``AUTH_REQUIRE_ACTIVATION``.
 
-        The account and its token are saved only if the email was sent.
+        An email already in use is answered like a new one (``AUTH_SIGNUP_REVEAL_EXISTING``
+        off, the default): nothing is created, the password is hashed all the same, and
+        the address receives a "someone tried to sign up with your address" email. The
+        emails go out after the response (``background``), so neither the answer nor its
+        timing tells whether the address has an account; one that cannot be sent is
+        logged, and the user can ask for a new link with :meth:`resend_activation`.
 
         Args:
             session: The request's session.
             email: The new account's email.
-            password: Its password (at least ``AUTH_PASSWORD_MIN_LENGTH`` characters).
+            password: Its password (checked by ``AUTH_PASSWORD_VALIDATORS``).
             activation_link: Builds the emailed URL from the token; default
                 ``AUTH_FRONTEND_URL + "/activate?token=..."``.
             locale: The email's locale; default ``AUTH_DEFAULT_LOCALE``.
+            background: Where to queue the emails (the router passes the response's
+                ``BackgroundTasks``); None sends them before returning.
 
         Returns:
-            The new user (inactive until activated when activation is required).
+            The new user (inactive until activated when activation is required), or None
+            when the email was already in use.
 
         Raises:
-            ValidationException: The email is malformed or the password too short (422).
-            ConflictException: An account with this email exists (409).
-            AppException: The activation email could not be sent (503).
+            ValidationException: The email is malformed or the password refused (422).
+            ConflictException: An account with this email exists and
+                ``AUTH_SIGNUP_REVEAL_EXISTING`` is on (409).
         """
         email = self._check_email(email)
-        self._check_new_password(password)
-        require_activation = bool(self._setting("AUTH_REQUIRE_ACTIVATION", True))
-        duplicate = ConflictException(
-            "An account with this email already exists", code="EMAIL_TAKEN"
-        )
-        if await self.find_user(session, email) is not None:
-            raise duplicate
+        self._check_new_password(password, self.user_model(email=email))
+        require_activation = self.requires_activation
+        reveal = bool(self._setting("AUTH_SIGNUP_REVEAL_EXISTING", False))
+        if require_activation:
+            # A link that cannot be built (no SITE_URL) fails now, the same way for a new
+            # and a taken email, before anything is saved, not later in the background.
+            self._link(activation_link, "/activate", "-")
+        existing = await self.find_user(session, email)
+        if existing is not None and reveal:
+            raise ConflictException("An account with this email already exists", code="EMAIL_TAKEN")
+        # Hashed in both cases, so that a taken email costs as much time as a new one.
         hashed = await self._hash_password(password)
-        try:
-            async with atomic(session):
-                user = self.user_model(
-                    email=email, hashed_password=hashed, is_active=not require_activation
-                )
-                session.add(user)
-                await session.flush()
-                if require_activation:
-                    token = await self._issue_email_token(
-                        session,
-                        user,
-                        UserTokenPurpose.ACTIVATION,
-                        timedelta(
-                            seconds=int(self._setting("AUTH_ACTIVATION_TTL_SECONDS", 86_400))
-                        ),
+        user = None
+        if existing is None:
+            try:
+                async with atomic(session):
+                    user = self.user_model(
+                        email=email, hashed_password=hashed, is_active=not require_activation
                     )
-                    link = self._link(activation_link, "/activate", token)
-                    await self._send(user.email, "activation", link, locale)
-        except IntegrityError:  # the same email signed up concurrently
-            raise duplicate from None
-        return user
+                    session.add(user)
+                    await session.flush()
+            except IntegrityError:  # the same email signed up concurrently
+                if reveal:
+                    raise ConflictException(
+                        "An account with this email already exists", code="EMAIL_TAKEN"
+                    ) from None
+                return None
+            if require_activation:
+                ttl = timedelta(seconds=int(self._setting("AUTH_ACTIVATION_TTL_SECONDS", 86_400)))
+                await self._later(
+                    background,
+                    self._token_email_job(
+                        user.id, UserTokenPurpose.ACTIVATION, ttl, activation_link, locale
+                    ),
+                )
+            return user
+        await self._later(background, self._email_job(email, "signup_existing", None, locale))
+        return None
 
     async def activate(self, session: AsyncSession, token: str) -> BaseUserModel:
         """Activate the account an activation token was sent to.
@@ -560,16 +666,19 @@ class UserAuthService:
     # -- login, refresh, logout --------------------------------------------------------------
 
     async def login(
-        self, session: AsyncSession, email: str, password: str
+        self, session: AsyncSession, email: str, password: str, *, client_ip: str | None = None
     ) -> TokenPairResponseSchema | MFAChallengeResponseSchema:
         """Check the credentials; give a token pair, or an MFA challenge when MFA is on.
 
-        Unknown emails and wrong passwords are answered alike, in about the same time.
+        Unknown emails and wrong passwords are answered alike, in about the same time. The
+        attempt is counted (per account, and per client when ``client_ip`` is given)
+        before the password is checked, so concurrent guesses cannot outrun the lockout.
 
         Args:
             session: The request's session.
             email: The account's email.
             password: Its password.
+            client_ip: The client's address (:meth:`client_ip`), for the per-client limit.
 
         Returns:
             A token pair, or ``{mfa_required, mfa_token}`` for ``POST /mfa/verify``.
@@ -578,23 +687,33 @@ class UserAuthService:
             UnauthorizedException: Unknown email or wrong password (401
                 ``INVALID_CREDENTIALS``).
             ForbiddenException: Right password, but the account is not active (403).
-            TooManyRequestsException: Too many failures; retry after ``retry_after`` (429).
+            TooManyRequestsException: Too many attempts for the account or from the client;
+                retry after ``retry_after`` (429).
+            AppException: The throttle's store is unreachable (503
+                ``THROTTLE_UNAVAILABLE``): sign-in fails closed.
         """
-        key = f"login:{normalize_email(email)}"
-        await self._check_throttle(key)
+        throttle = self.sign_in_throttle
+        with _fail_closed():
+            attempt = await throttle.begin(email, client_ip)
+        if not attempt.allowed:
+            raise _too_many(attempt.retry_after_seconds)
         user = await self.find_user(session, email)
         if user is None or not user.hashed_password:
             await self._verify_password(password, self._dummy_hash)
-            await self._fail(key, _invalid_credentials())
-        assert user is not None
-        if not await self._verify_password(password, user.hashed_password):
-            await self._fail(key, _invalid_credentials())
+            user = None
+        elif not await self._verify_password(password, user.hashed_password):
+            user = None
+        if user is None:
+            if attempt.last:  # that was the account's last attempt of the window
+                raise _too_many(attempt.retry_after_seconds)
+            raise _invalid_credentials()
         if not user.is_active:
             raise ForbiddenException(
                 "This account is not active: follow the link in the activation email",
                 code="ACCOUNT_INACTIVE",
             )
-        await self.throttle.reset(key)
+        with _fail_closed():
+            await throttle.succeeded(attempt)
         if getattr(user, "mfa_enabled", False):
             mfa_token = self.tokens.encode(
                 {"sub": str(user.id)}, ttl=_MFA_TOKEN_TTL, token_type=MFA_TOKEN_TYPE
@@ -642,9 +761,11 @@ class UserAuthService:
             )
             reused = getattr(claimed, "rowcount", 0) != 1
             user = None if reused else await self._active_user(session, row.user_id)  # type: ignore[attr-defined]
-            if user is not None:
+            # A token issued before the user signed out everywhere (or changed password).
+            ended = user is not None and row.session_version != user.session_version
+            if user is not None and not ended:
                 return await self._sign_in(session, user, family_id=row.family_id)
-        if reused:
+        if reused or ended:
             await self._revoke_family(session, row.family_id)
         raise InvalidTokenException()
 
@@ -692,12 +813,31 @@ class UserAuthService:
                 .execution_options(synchronize_session=False)
             )
 
+    async def logout_all(self, session: AsyncSession, user: BaseUserModel) -> None:
+        """Sign a user out everywhere: every access token, refresh token and admin session.
+
+        Raises the user's ``session_version`` (see
+        :meth:`~tempest.contrib.auth.base.BaseUserModel.end_sessions`) and revokes the
+        refresh tokens' rows. Access tokens are refused from the next request on where
+        ``AUTH_REVOKE_ACCESS_TOKENS`` is on (the default); otherwise they live out
+        ``JWT_ACCESS_TTL_SECONDS``.
+
+        Args:
+            session: The request's session.
+            user: The user.
+        """
+        async with atomic(session):
+            user.end_sessions()
+            await self.revoke_all_refresh_tokens(session, user)
+
     async def _sign_in(
         self, session: AsyncSession, user: BaseUserModel, *, family_id: uuid.UUID | None = None
     ) -> TokenPairResponseSchema:
-        access_token = self.tokens.encode(
-            {"sub": str(user.id)}, ttl=self.access_ttl, token_type="access"
-        )
+        version = user.session_version
+        claims: dict[str, Any] = {"sub": str(user.id), SESSION_VERSION_CLAIM: version}
+        if family_id is None:  # a sign-in, not a refresh: the user just proved who they are
+            claims[AUTH_TIME_CLAIM] = int(utcnow().timestamp())
+        access_token = self.tokens.encode(claims, ttl=self.access_ttl, token_type="access")
         refresh_token = generate_opaque_token()
         async with atomic(session):
             if family_id is None:
@@ -708,6 +848,7 @@ class UserAuthService:
                     token_hash=self._digest(refresh_token),
                     family_id=family_id or uuid.uuid4(),
                     expires_at=utcnow() + self.refresh_ttl,
+                    session_version=version,
                 )
             )
         return TokenPairResponseSchema(
@@ -716,23 +857,28 @@ class UserAuthService:
             expires_in=int(self.access_ttl.total_seconds()),
         )
 
-    async def _check_throttle(self, key: str) -> None:
-        status = await self.throttle.check(key)
-        if status.locked:
-            raise TooManyRequestsException(
-                "Too many failed attempts; try again later",
-                retry_after=status.retry_after_seconds,
-                details={"retry_after": status.retry_after_seconds},
-            )
+    async def _check_throttle(self, key: str) -> ThrottleResult:
+        """Reserve an attempt of ``key`` *before* the check it guards; 429 when locked.
 
-    async def _fail(self, key: str, error: AppException) -> None:
-        status = await self.throttle.record_failure(key)
-        if status.locked:
-            raise TooManyRequestsException(
-                "Too many failed attempts; try again later",
-                retry_after=status.retry_after_seconds,
-                details={"retry_after": status.retry_after_seconds},
-            )
+        Counting first means that N concurrent requests cannot all pass: at most
+        ``AUTH_MAX_LOGIN_ATTEMPTS`` are evaluated per window. A failure then needs no
+        recording (:meth:`_fail`); a success calls ``self.throttle.reset(key)``.
+        """
+        with _fail_closed():
+            result = await self.throttle.attempt(key)
+        if result.locked:
+            raise _too_many(result.retry_after_seconds)
+        return result
+
+    async def _fail(self, key: str, error: AppException) -> NoReturn:
+        """The guarded check failed; its attempt is already counted.
+
+        Raises ``error``, or 429 when the key has no attempt left in its window.
+        """
+        with _fail_closed():
+            state = await self.throttle.check(key)
+        if state.locked or state.attempts_left == 0:
+            raise _too_many(state.retry_after_seconds or math.ceil(self.throttle.window_seconds))
         raise error
 
     # -- password reset ----------------------------------------------------------------------
@@ -744,11 +890,14 @@ class UserAuthService:
         *,
         reset_link: LinkBuilder | None = None,
         locale: str | None = None,
+        background: BackgroundTasks | None = None,
     ) -> None:
         """Email a reset link to an active account; do nothing visible otherwise.
 
         Returns the same way whether or not the account exists, and also when the email
-        cannot be sent (the failure is logged), so that the answer reveals nothing.
+        cannot be sent (the failure is logged), so that the answer reveals nothing. The
+        token is issued and the email sent after the response (``background``), so a
+        known email costs the request no more time than an unknown one.
 
         Args:
             session: The request's session.
@@ -756,6 +905,8 @@ class UserAuthService:
             reset_link: Builds the emailed URL from the token; default
                 ``AUTH_FRONTEND_URL + "/password-reset?token=..."``.
             locale: The email's locale.
+            background: Where to queue the email (the router passes the response's
+                ``BackgroundTasks``); None sends it before returning.
 
         Raises:
             ValidationException: The email is malformed (422).
@@ -765,8 +916,11 @@ class UserAuthService:
         if user is None or not user.is_active:
             return
         ttl = timedelta(seconds=int(self._setting("AUTH_PASSWORD_RESET_TTL_SECONDS", 3_600)))
-        await self._send_token_quietly(
-            session, user, UserTokenPurpose.PASSWORD_RESET, ttl, reset_link, locale
+        await self._later(
+            background,
+            self._token_email_job(
+                user.id, UserTokenPurpose.PASSWORD_RESET, ttl, reset_link, locale
+            ),
         )
 
     async def resend_activation(
@@ -776,12 +930,14 @@ class UserAuthService:
         *,
         activation_link: LinkBuilder | None = None,
         locale: str | None = None,
+        background: BackgroundTasks | None = None,
     ) -> None:
         """Email a new activation link to an account that is not active yet.
 
         For a user whose first link expired or got lost. Returns the same way whether or
         not such an account exists (a failed email is logged), so the answer reveals
-        nothing; the earlier links keep working until they expire.
+        nothing; the earlier links keep working until they expire. As for
+        :meth:`request_password_reset`, the email goes out after the response.
 
         Args:
             session: The request's session.
@@ -789,6 +945,7 @@ class UserAuthService:
             activation_link: Builds the emailed URL from the token; default
                 ``AUTH_FRONTEND_URL + "/activate?token=..."``.
             locale: The email's locale.
+            background: Where to queue the email; None sends it before returning.
 
         Raises:
             ValidationException: The email is malformed (422).
@@ -798,33 +955,61 @@ class UserAuthService:
         if user is None or user.is_active or not self._setting("AUTH_REQUIRE_ACTIVATION", True):
             return
         ttl = timedelta(seconds=int(self._setting("AUTH_ACTIVATION_TTL_SECONDS", 86_400)))
-        await self._send_token_quietly(
-            session, user, UserTokenPurpose.ACTIVATION, ttl, activation_link, locale
+        await self._later(
+            background,
+            self._token_email_job(
+                user.id, UserTokenPurpose.ACTIVATION, ttl, activation_link, locale
+            ),
         )
 
-    async def _send_token_quietly(
+    # -- emails, sent after the response ------------------------------------------------------
+
+    async def _later(self, background: BackgroundTasks | None, job: _EmailJob) -> None:
+        """Run ``job`` after the response when ``background`` is given, else now.
+
+        Either way a failure is logged (``tempest.contrib.auth.service``, level ERROR) and
+        not raised: the answer must not depend on whether an email went out.
+        """
+        if background is None:
+            await _run_logged(job)
+        else:
+            background.add_task(_run_logged, job)
+
+    def _token_email_job(
         self,
-        session: AsyncSession,
-        user: BaseUserModel,
+        user_id: uuid.UUID,
         purpose: UserTokenPurpose,
         ttl: timedelta,
         link: LinkBuilder | None,
         locale: str | None,
-    ) -> None:
-        """Issue an emailed token and send it; an email that fails is logged, not raised."""
-        import logging
+    ) -> _EmailJob:
+        """A job that issues an emailed token in its own session, then sends the email.
 
-        from tempest.mail import EmailError
-
+        The token is committed before the email leaves, so the link works when it arrives.
+        """
         template, path = _EMAILS[purpose]
-        try:
-            async with atomic(session):
-                token = await self._issue_email_token(session, user, purpose, ttl)
-                await self._send(user.email, template, self._link(link, path, token), locale)
-        except AppException as error:
-            if not isinstance(error.__cause__, EmailError):
-                raise
-            logging.getLogger(__name__).error("%s email not sent: %s", template, error.__cause__)
+
+        async def job() -> None:
+            from tempest.db import get_database
+
+            async with get_database().request_session() as session:
+                user = await self.get_user(session, user_id)
+                if user is None:
+                    return
+                async with atomic(session):
+                    token = await self._issue_email_token(session, user, purpose, ttl)
+                to = user.email
+            await self._send(to, template, self._link(link, path, token), locale)
+
+        return _EmailJob(job, template)
+
+    def _email_job(
+        self, to: str, template: str, link: str | None, locale: str | None, **context: Any
+    ) -> _EmailJob:
+        async def job() -> None:
+            await self._send(to, template, link or "", locale, **context)
+
+        return _EmailJob(job, template)
 
     async def confirm_password_reset(
         self, session: AsyncSession, token: str, password: str
@@ -842,7 +1027,7 @@ class UserAuthService:
             The user.
 
         Raises:
-            ValidationException: The password is too short (422).
+            ValidationException: AUTH_PASSWORD_VALIDATORS refuse the password (422).
             InvalidTokenException: Unknown or already used token (401).
             ExpiredTokenException: The token expired (401).
         """
@@ -854,7 +1039,9 @@ class UserAuthService:
             user = await self.get_user(session, row.user_id)  # type: ignore[attr-defined]
             if user is None:
                 raise InvalidTokenException()
-            user.hashed_password = hashed
+            # Again with the user (the similarity rule); raising here keeps the token.
+            self._check_new_password(password, user)
+            await self._store_password(session, user, hashed)
             # Other reset links sent earlier die with this one.
             await session.execute(
                 update(model)
@@ -866,8 +1053,34 @@ class UserAuthService:
                 .values(used_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-            await self.revoke_all_refresh_tokens(session, user)
         return user
+
+    async def set_password(self, session: AsyncSession, user: BaseUserModel, password: str) -> None:
+        """Give ``user`` a new password and sign them out everywhere.
+
+        Every path of the auth flow that changes a password goes through this method (or
+        :meth:`~tempest.contrib.auth.base.BaseUserModel.set_password_hash`, which it
+        calls): the hash is computed off the event loop, ``session_version`` is raised so
+        that access tokens and admin sessions end, and the refresh tokens are revoked.
+
+        Args:
+            session: The request's session.
+            user: The user.
+            password: The new password (at least ``AUTH_PASSWORD_MIN_LENGTH`` characters).
+
+        Raises:
+            ValidationException: AUTH_PASSWORD_VALIDATORS refuse the password (422).
+        """
+        self._check_new_password(password, user)
+        hashed = await self._hash_password(password)
+        async with atomic(session):
+            await self._store_password(session, user, hashed)
+
+    async def _store_password(
+        self, session: AsyncSession, user: BaseUserModel, hashed: str
+    ) -> None:
+        user.set_password_hash(hashed)
+        await self.revoke_all_refresh_tokens(session, user)
 
     async def _issue_email_token(
         self, session: AsyncSession, user: BaseUserModel, purpose: UserTokenPurpose, ttl: timedelta
@@ -918,10 +1131,12 @@ class UserAuthService:
             )
         return link
 
-    async def _send(self, to: str, template: str, link: str, locale: str | None) -> None:
+    async def _send(
+        self, to: str, template: str, link: str, locale: str | None, **extra: Any
+    ) -> None:
         from tempest.mail import EmailError
 
-        context = {"link": link, "email": to, "app_name": self.totp.issuer}
+        context = {"link": link, "email": to, "app_name": self.totp.issuer, **extra}
         try:
             await self.mailer.send_template(to, template, context, locale=locale)
         except EmailError as error:
@@ -930,6 +1145,219 @@ class UserAuthService:
                 code="EMAIL_NOT_SENT",
                 status_code=503,
             ) from error
+
+    # -- re-authentication, password and email change -----------------------------------------
+
+    def recently_signed_in(self, claims: dict[str, Any] | None) -> bool:
+        """Whether an access token comes from a sign-in newer than ``AUTH_REAUTH_SECONDS``.
+
+        Args:
+            claims: The access token's claims; None is never recent.
+        """
+        window = int(self._setting("AUTH_REAUTH_SECONDS", 300))
+        auth_time = (claims or {}).get(AUTH_TIME_CLAIM)
+        if window <= 0 or type(auth_time) is not int:
+            return False
+        return 0 <= utcnow().timestamp() - auth_time <= window
+
+    async def require_recent_auth(
+        self,
+        user: BaseUserModel,
+        claims: dict[str, Any] | None,
+        password: str | None,
+        *,
+        client_ip: str | None = None,
+    ) -> None:
+        """Let a sensitive change through only after a recent sign-in or with the password.
+
+        MFA enrolment and disabling, email change and password change call it, so that a
+        stolen access token alone cannot take the account over. A password, when given,
+        is always checked; a wrong one counts against the login throttle of the account's
+        email, as a failed login does.
+
+        Args:
+            user: The signed-in user.
+            claims: The claims of the request's access token.
+            password: The password the request carries, or None.
+            client_ip: The client's address, for the per-client limit of sign-ins.
+
+        Raises:
+            ForbiddenException: No password and no recent sign-in (403
+                ``REAUTHENTICATION_REQUIRED``), or a wrong password (403 ``WRONG_PASSWORD``).
+            TooManyRequestsException: Too many wrong passwords or failed logins (429).
+            AppException: The throttle's store is unreachable (503): fails closed.
+        """
+        if password is None:
+            if self.recently_signed_in(claims):
+                return
+            raise ForbiddenException(
+                "Confirm it is you: send your current password, or sign in again (a sign-in "
+                "counts for AUTH_REAUTH_SECONDS)",
+                code="REAUTHENTICATION_REQUIRED",
+            )
+        # The login's own throttle and account key: guesses here and at /login add up.
+        throttle = self.sign_in_throttle
+        with _fail_closed():
+            attempt = await throttle.begin(user.email, client_ip)
+        if not attempt.allowed:
+            raise _too_many(attempt.retry_after_seconds)
+        if not user.hashed_password or not await self._verify_password(
+            password, user.hashed_password
+        ):
+            if attempt.last:  # that was the account's last attempt of the window
+                raise _too_many(attempt.retry_after_seconds)
+            raise ForbiddenException("The password is wrong", code="WRONG_PASSWORD")
+        with _fail_closed():
+            await throttle.succeeded(attempt)
+
+    async def change_password(
+        self,
+        session: AsyncSession,
+        user: BaseUserModel,
+        new_password: str,
+        *,
+        current_password: str | None = None,
+        claims: dict[str, Any] | None = None,
+    ) -> TokenPairResponseSchema:
+        """Change the password of the signed-in user; end every other session.
+
+        Needs the current password or a recent sign-in (:meth:`require_recent_auth`).
+        Every session is signed out (:meth:`set_password`); the caller gets a new token
+        pair, a fresh sign-in.
+
+        Args:
+            session: The request's session.
+            user: The signed-in user.
+            new_password: The new password (``AUTH_PASSWORD_VALIDATORS``).
+            current_password: The password in use, when the sign-in is not recent.
+            claims: The claims of the request's access token.
+
+        Returns:
+            A new token pair for the caller.
+
+        Raises:
+            ForbiddenException: Re-authentication needed or a wrong password (403).
+            ValidationException: The new password is refused (422 ``PASSWORD_INVALID``).
+            TooManyRequestsException: Too many wrong passwords (429).
+        """
+        await self.require_recent_auth(user, claims, current_password)
+        self._check_new_password(new_password, user, field="new_password")
+        await self.set_password(session, user, new_password)
+        return await self._sign_in(session, user)
+
+    async def request_email_change(
+        self,
+        session: AsyncSession,
+        user: BaseUserModel,
+        new_email: str,
+        *,
+        password: str | None = None,
+        claims: dict[str, Any] | None = None,
+        confirm_link: LinkBuilder | None = None,
+        locale: str | None = None,
+        background: BackgroundTasks | None = None,
+    ) -> None:
+        """Send a confirmation link to a new email; the change applies when it is followed.
+
+        Needs the password or a recent sign-in (:meth:`require_recent_auth`). The old
+        address is told about the request. When the new address already has an account
+        nothing is sent to it and the answer is the same, so that this does not tell
+        who has an account.
+
+        Args:
+            session: The request's session.
+            user: The signed-in user.
+            new_email: The address to move to.
+            password: The account's password, when the sign-in is not recent.
+            claims: The claims of the request's access token.
+            confirm_link: Builds the emailed URL from the token; default
+                ``AUTH_FRONTEND_URL + "/email/confirm?token=..."``.
+            locale: The emails' locale.
+            background: Where to queue the emails; None sends them before returning.
+
+        Raises:
+            ForbiddenException: Re-authentication needed or a wrong password (403).
+            ValidationException: The new email is malformed (422).
+            ConflictException: The new email is the current one (409 ``EMAIL_UNCHANGED``).
+        """
+        new_email = self._check_email(new_email)
+        await self.require_recent_auth(user, claims, password)
+        if new_email == user.email:
+            raise ConflictException("This is already the account's email", code="EMAIL_UNCHANGED")
+        old_email = user.email
+        taken = await self.find_user(session, new_email) is not None
+        if not taken:
+            ttl = timedelta(seconds=int(self._setting("AUTH_EMAIL_CHANGE_TTL_SECONDS", 86_400)))
+            jti = generate_opaque_token()
+            async with atomic(session):
+                session.add(
+                    self.token_model(
+                        user_id=user.id,
+                        purpose=UserTokenPurpose.EMAIL_CHANGE.value,
+                        token_hash=self._digest(jti),
+                        expires_at=utcnow() + ttl,
+                    )
+                )
+            token = self.tokens.encode(
+                {"sub": str(user.id), "email": new_email, "old": old_email, "jti": jti},
+                ttl=ttl,
+                token_type=EMAIL_CHANGE_TOKEN_TYPE,
+            )
+            link = self._link(confirm_link, "/email/confirm", token)
+            await self._later(background, self._email_job(new_email, "email_change", link, locale))
+        await self._later(
+            background,
+            self._email_job(old_email, "email_change_notice", None, locale, new_email=new_email),
+        )
+
+    async def confirm_email_change(self, session: AsyncSession, token: str) -> BaseUserModel:
+        """Apply an email change with the token emailed to the new address.
+
+        The token works once; other pending changes of the user die with it, and so
+        does a token issued before the email changed another way.
+
+        Args:
+            session: The request's session.
+            token: The token from the confirmation email.
+
+        Returns:
+            The user, with the new email.
+
+        Raises:
+            InvalidTokenException: Unknown, used or stale token (401).
+            ExpiredTokenException: The token expired (401).
+            ConflictException: Another account took the address meanwhile (409).
+        """
+        claims = self.tokens.decode(token, token_type=EMAIL_CHANGE_TOKEN_TYPE)
+        jti, new_email = claims.get("jti"), claims.get("email")
+        if not isinstance(jti, str) or not isinstance(new_email, str):
+            raise InvalidTokenException()
+        model = self.token_model
+        try:
+            async with atomic(session):
+                row = await self._use_email_token(session, jti, UserTokenPurpose.EMAIL_CHANGE)
+                user = await self.get_user(session, row.user_id)  # type: ignore[attr-defined]
+                if user is None or str(user.id) != claims.get("sub"):
+                    raise InvalidTokenException()
+                if user.email != claims.get("old"):
+                    raise InvalidTokenException()
+                user.email = new_email
+                await session.execute(
+                    update(model)
+                    .where(
+                        model.user_id == user.id,  # type: ignore[attr-defined]
+                        model.purpose == UserTokenPurpose.EMAIL_CHANGE.value,
+                        model.used_at.is_(None),
+                    )
+                    .values(used_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+                await session.flush()
+        except IntegrityError:
+            raise ConflictException(
+                "Another account uses this email now", code="EMAIL_TAKEN"
+            ) from None
+        return user
 
     # -- MFA ---------------------------------------------------------------------------------
 
@@ -941,19 +1369,30 @@ class UserAuthService:
             )
 
     async def mfa_enroll(
-        self, session: AsyncSession, user: BaseUserModel
+        self,
+        session: AsyncSession,
+        user: BaseUserModel,
+        *,
+        claims: dict[str, Any] | None = None,
+        password: str | None = None,
     ) -> MFAEnrollResponseSchema:
         """Start MFA enrolment: a new secret, enabled only once a code confirms it.
+
+        Needs a recent sign-in or the password (see :meth:`require_recent_auth`): a
+        stolen access token alone cannot put the thief's authenticator on the account.
 
         Args:
             session: The request's session.
             user: The signed-in user.
+            claims: The claims of the request's access token.
+            password: The account's password, when the sign-in is not recent.
 
         Returns:
             The secret and its ``otpauth://`` URI.
 
         Raises:
             ConflictException: MFA is already on (409); disable it first.
+            ForbiddenException: Re-authentication needed or the password is wrong (403).
         """
         self._require_mfa_model(user)
         if user.mfa_enabled:  # type: ignore[attr-defined]
@@ -961,6 +1400,7 @@ class UserAuthService:
                 "MFA is already enabled: disable it first to enrol a new authenticator",
                 code="MFA_ALREADY_ENABLED",
             )
+        await self.require_recent_auth(user, claims, password)
         secret = self.totp.generate_secret()
         async with atomic(session):
             user.mfa_secret = secret  # type: ignore[attr-defined]
@@ -1036,7 +1476,9 @@ class UserAuthService:
             InvalidTokenException: The MFA token is invalid, or not an MFA token (401).
             ExpiredTokenException: The MFA token expired; log in again (401).
             UnauthorizedException: The code is wrong or used (401 ``INVALID_MFA_CODE``).
-            TooManyRequestsException: Too many wrong codes (429).
+            TooManyRequestsException: Too many codes tried (429); each is counted before
+                it is checked.
+            AppException: The throttle's store is unreachable (503 ``THROTTLE_UNAVAILABLE``).
         """
         claims = self.tokens.decode(mfa_token, token_type=MFA_TOKEN_TYPE)
         user = await self._active_user(session, claims.get("sub"))
@@ -1050,7 +1492,8 @@ class UserAuthService:
             accepted = await self._use_recovery_code(session, user, recovery_code or "")
         if not accepted:
             await self._fail(key, _invalid_mfa_code())
-        await self.throttle.reset(key)
+        with _fail_closed():
+            await self.throttle.reset(key)
         return await self._sign_in(session, user)
 
     async def mfa_disable(
@@ -1059,36 +1502,43 @@ class UserAuthService:
         user: BaseUserModel,
         *,
         code: str | None = None,
+        recovery_code: str | None = None,
         password: str | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> None:
-        """Turn MFA off, proven by a current code or the password; drop the recovery codes.
+        """Turn MFA off; drop the recovery codes.
+
+        Needs the second factor (a current code or a recovery code) and a recent sign-in
+        or the password (see :meth:`require_recent_auth`).
 
         Args:
             session: The request's session.
             user: The signed-in user.
             code: A code from the app.
-            password: The account's password.
+            recovery_code: One of the recovery codes (used up).
+            password: The account's password, when the sign-in is not recent.
+            claims: The claims of the request's access token.
 
         Raises:
             ConflictException: MFA is not enabled (409).
-            ForbiddenException: The code or password is wrong (403).
+            ForbiddenException: Re-authentication needed, or the code or password is
+                wrong (403).
             TooManyRequestsException: Too many wrong attempts (429).
         """
         self._require_mfa_model(user)
         if not user.mfa_enabled:  # type: ignore[attr-defined]
             raise ConflictException("MFA is not enabled", code="MFA_NOT_ENABLED")
+        await self.require_recent_auth(user, claims, password)
         key = f"mfa:{user.id}"
         await self._check_throttle(key)
         if code is not None:
             proven = await self._accept_totp(session, user, code)
         else:
-            proven = bool(password and user.hashed_password) and await self._verify_password(
-                password or "", user.hashed_password
-            )
+            proven = await self._use_recovery_code(session, user, recovery_code or "")
         if not proven:
             await self._fail(
                 key,
-                ForbiddenException("The code or password is wrong", code="INVALID_MFA_PROOF"),
+                ForbiddenException("The code is wrong or already used", code="INVALID_MFA_PROOF"),
             )
         await self.throttle.reset(key)
         model = self.recovery_code_model
@@ -1099,25 +1549,10 @@ class UserAuthService:
             await session.execute(delete(model).where(model.user_id == user.id))  # type: ignore[attr-defined]
 
     async def _accept_totp(self, session: AsyncSession, user: Any, code: str) -> bool:
-        step = self.totp.verify(user.mfa_secret, code, last_used_step=user.mfa_last_used_step)
-        if step is None:
-            return False
-        model = type(user)
-        async with atomic(session):
-            # Conditional, so that the same code sent twice at once is accepted once.
-            claimed = await session.execute(
-                update(model)
-                .where(
-                    model.id == user.id,
-                    (model.mfa_last_used_step.is_(None)) | (model.mfa_last_used_step < step),
-                )
-                .values(mfa_last_used_step=step)
-                .execution_options(synchronize_session=False)
-            )
-        if getattr(claimed, "rowcount", 0) != 1:
-            return False
-        user.mfa_last_used_step = step
-        return True
+        from tempest.contrib.auth.accounts import accept_totp_code
+
+        async with atomic(session):  # the same code sent twice at once is accepted once
+            return await accept_totp_code(session, user, code, self.totp)
 
     async def _use_recovery_code(
         self, session: AsyncSession, user: BaseUserModel, code: str
@@ -1155,7 +1590,12 @@ class UserAuthService:
         """A FastAPI dependency giving the user of the request's bearer access token.
 
         The user is loaded on the request's session, so a route can change it and save it
-        with the repositories it uses.
+        with the repositories it uses. With ``AUTH_REVOKE_ACCESS_TOKENS`` on (the default)
+        the token's ``sv`` claim must equal the user's ``session_version``, so a token
+        issued before a password change, a deactivation or ``POST /logout/all`` is
+        refused; this costs nothing, as the user row is loaded anyway. A dependency that
+        only reads the token's claims (``make_bearer_token_dependency``) loads no user and
+        cannot check it.
 
         Args:
             soft: Return None instead of answering 401 when the token is missing, invalid
@@ -1178,9 +1618,17 @@ class UserAuthService:
                 claims = service.tokens.decode_or_none(credentials.credentials)
                 if claims is None:
                     return None
-                return await service._active_user(session, claims.get("sub"))
+                found = await service._active_user(session, claims.get("sub"))
+                return found if found is not None and service._current(claims, found) else None
             claims = bearer_claims(service.tokens, credentials)
             user = await service._active_user(session, claims.get("sub"))
+            if user is not None and not service._current(claims, user):
+                raise UnauthorizedException(
+                    "This token was issued before the account signed out everywhere or "
+                    "changed its password: sign in again",
+                    code="INVALID_TOKEN",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
             if user is None:
                 raise UnauthorizedException(
                     "The account of this token does not exist or is not active",
@@ -1190,6 +1638,29 @@ class UserAuthService:
             return user
 
         return current_user
+
+    def _current(self, claims: dict[str, Any], user: BaseUserModel) -> bool:
+        """Whether an access token's ``sv`` claim is the user's ``session_version``."""
+        if not self._setting("AUTH_REVOKE_ACCESS_TOKENS", True):
+            return True
+        version = claims.get(SESSION_VERSION_CLAIM)
+        return type(version) is int and version == user.session_version
+
+
+class _EmailJob(NamedTuple):
+    """An email to send after the response, and the template's name for the log."""
+
+    run: Callable[[], Awaitable[None]]
+    template: str
+
+
+async def _run_logged(job: _EmailJob) -> None:
+    """Run an email job; log a failure instead of raising it (nobody waits for it)."""
+    try:
+        await job.run()
+    except Exception as error:  # a background job has no caller to raise to
+        cause = error.__cause__ if isinstance(error, AppException) and error.__cause__ else error
+        logger.error("%s email not sent: %s", job.template, cause, exc_info=error)
 
 
 def _normalize_recovery(code: str) -> str:

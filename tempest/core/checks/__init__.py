@@ -23,6 +23,7 @@ from tempest.core.checks.messages import (
     Info,
     Warning,
 )
+from tempest.core.checks.placeholders import is_placeholder_secret
 from tempest.core.checks.registry import CheckRegistry, Tags, register_check, registry, run_checks
 from tempest.core.checks.report import CheckReport, run_system_checks
 
@@ -41,6 +42,7 @@ __all__ = [
     "Info",
     "Tags",
     "Warning",
+    "is_placeholder_secret",
     "register_check",
     "registry",
     "run_checks",

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tempest.core.checks.messages import CheckMessage, Error, Warning
+from tempest.core.checks.placeholders import is_placeholder_secret
 from tempest.core.checks.registry import Tags, register_check
 from tempest.exceptions.framework import ImproperlyConfigured
 from tempest.utils.imports import import_string
@@ -112,12 +113,13 @@ def check_deploy_secret_key(
 ) -> list[CheckMessage]:
     """SECRET_KEY is long, random-looking and not a development key (tempest.E101)."""
     key = _settings().SECRET_KEY
-    if len(key) < SECRET_KEY_MIN_LENGTH or key.startswith(_INSECURE_PREFIX) or len(set(key)) < 5:
+    if len(key) < SECRET_KEY_MIN_LENGTH or is_placeholder_secret(key) or len(set(key)) < 5:
         return [
             Error(
                 f"SECRET_KEY is insecure: it must have at least {SECRET_KEY_MIN_LENGTH} "
-                f"characters, not start with {_INSECURE_PREFIX!r} and not be a repeated "
-                "pattern.",
+                f"characters, not be a placeholder such as .env.example's "
+                f"'change-me-...' (or start with {_INSECURE_PREFIX!r}) and not be a "
+                "repeated pattern.",
                 hint='Generate one with python -c "import secrets; '
                 'print(secrets.token_urlsafe(50))" and set it in the environment.',
                 obj="SECRET_KEY",
@@ -142,6 +144,125 @@ def check_deploy_debug(
             id="tempest.E102",
         )
     ]
+
+
+@register_check(Tags.settings, Tags.security)
+def check_hosts(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Without DEBUG, ALLOWED_HOSTS and SITE_URL are set (tempest.W005, tempest.W006)."""
+    settings = _settings()
+    if settings.DEBUG:
+        return []
+    messages: list[CheckMessage] = []
+    if not settings.ALLOWED_HOSTS:
+        messages.append(
+            Warning(
+                "ALLOWED_HOSTS is empty and DEBUG is off: every request but the health "
+                "probes is answered 400 (DISALLOWED_HOST).",
+                hint=_ALLOWED_HOSTS_HINT,
+                obj="ALLOWED_HOSTS",
+                id="tempest.W005",
+            )
+        )
+    if not settings.SITE_URL:
+        messages.append(
+            Warning(
+                "SITE_URL is empty and DEBUG is off: emails with links (account activation, "
+                "password reset) cannot be sent, since links never come from the request.",
+                hint=_SITE_URL_HINT,
+                obj="SITE_URL",
+                id="tempest.W006",
+            )
+        )
+    return messages
+
+
+@register_check(Tags.security, deploy=True)
+def check_deploy_allowed_hosts(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """ALLOWED_HOSTS names the site's hosts, not every host (tempest.E103)."""
+    hosts = _settings().ALLOWED_HOSTS
+    placeholders = [host for host in hosts if _placeholder_host(host)]
+    if hosts and "*" not in hosts and not placeholders:
+        return []
+    if not hosts:
+        problem = "is empty"
+    elif "*" in hosts:
+        problem = "allows every host ('*')"
+    else:
+        problem = f"has .env.example's placeholder {placeholders[0]!r}"
+    return [
+        Error(
+            f"ALLOWED_HOSTS {problem}: in production it must list the host names the site "
+            "answers, so that requests for other hosts are refused.",
+            hint=_ALLOWED_HOSTS_HINT,
+            obj="ALLOWED_HOSTS",
+            id="tempest.E103",
+        )
+    ]
+
+
+@register_check(Tags.security, deploy=True)
+def check_deploy_site_url(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """SITE_URL is the site's public https URL (tempest.E104, tempest.W104)."""
+    from urllib.parse import urlsplit
+
+    url = _settings().SITE_URL
+    if not url:
+        return [
+            Error(
+                "SITE_URL is not set: emails with links (account activation, password reset) "
+                "fail, since links are never built from the request's Host header.",
+                hint=_SITE_URL_HINT,
+                obj="SITE_URL",
+                id="tempest.E104",
+            )
+        ]
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost") or host in ("127.0.0.1", "::1"):
+        return [
+            Error(
+                f"SITE_URL points at this machine ({host}): links in emails would not reach "
+                "the site from the recipient's browser.",
+                hint=_SITE_URL_HINT,
+                obj="SITE_URL",
+                id="tempest.E104",
+            )
+        ]
+    if _placeholder_host(host):
+        return [
+            Error(
+                f"SITE_URL is .env.example's placeholder ({host}): links in emails would "
+                "lead nowhere.",
+                hint=_SITE_URL_HINT,
+                obj="SITE_URL",
+                id="tempest.E104",
+            )
+        ]
+    if url.startswith("http://"):
+        return [
+            Warning(
+                "SITE_URL is http://: links in emails would carry tokens over plain HTTP.",
+                hint="Serve the site over HTTPS and write SITE_URL=https://...",
+                obj="SITE_URL",
+                id="tempest.W104",
+            )
+        ]
+    return []
+
+
+def _placeholder_host(host: str) -> bool:
+    """A host name left as .env.example ships it (``change-me.example.com``)."""
+    return host.lower().lstrip("*.").startswith(("change-me", "changeme", "replace-me"))
+
+
+_ALLOWED_HOSTS_HINT = (
+    'Set ALLOWED_HOSTS to the site\'s host names, e.g. ALLOWED_HOSTS=["shop.example.com"] '
+    '(".example.com" adds the subdomains).'
+)
+_SITE_URL_HINT = "Set SITE_URL to the site's public URL, e.g. SITE_URL=https://shop.example.com."
 
 
 @register_check(Tags.urls, Tags.apps)

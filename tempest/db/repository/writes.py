@@ -177,10 +177,15 @@ class WriteMethods(RepositoryCore[ModelType]):
         return await self._set_active(id, True)
 
     async def _set_active(self, id: Any, active: bool) -> ModelType:
+        values: dict[str, Any] = {"is_active": active}
+        if not active and "session_version" in model_columns(self.model):
+            # A user model: deactivating signs the user out everywhere (see
+            # tempest.contrib.auth.base.BaseUserModel.end_sessions).
+            values["session_version"] = model_columns(self.model)["session_version"] + 1
         statement = (
             update(self.model)
             .where(*self._scope_conditions(), *self._conditions({"id": id}))
-            .values(is_active=active)
+            .values(**values)
             .returning(self.model)
             .execution_options(populate_existing=True)
         )

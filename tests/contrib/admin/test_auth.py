@@ -228,7 +228,9 @@ async def test_an_expired_cookie_sends_to_login(env: AdminEnv, anonymous: AdminC
             signer=signer,
             signer_kwargs={"digest_method": hashlib.sha256},
         )
-        return str(serializer.dumps({"p": admin_id, "c": "token", "m": False}))
+        return str(
+            serializer.dumps({"p": admin_id, "c": "token", "m": False, "v": 0, "s": "session"})
+        )
 
     fresh = await anonymous.http.get(
         "/admin/", headers={"Cookie": f"{COOKIE}={cookie(TimestampSigner)}"}

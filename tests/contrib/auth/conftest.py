@@ -58,7 +58,7 @@ class AuthEnv:
     async def active_user(self, email: str, password: str = PASSWORD) -> None:
         """Sign up and activate through the emailed link."""
         response = await self.signup(email, password)
-        assert response.status_code == 201, response.text
+        assert response.status_code == 202, response.text
         activated = await self.http.post("/api/auth/activate", json={"token": self.last_token()})
         assert activated.status_code == 200, activated.text
 
@@ -92,6 +92,7 @@ async def build(database_url: str, smtp: SMTPServer) -> AsyncIterator[Build]:
             "SMTP_USE_TLS": False,
             "SMTP_FROM_ADDR": "Shop <noreply@example.com>",
             "TITLE": "Shop",
+            "SITE_URL": "http://testserver",  # emailed links point here, not at the Host
         }
         settings.configure(Settings(**(defaults | values)))  # type: ignore[attr-defined]
         app = get_asgi_application()  # mounts the auth app's router under /api/auth

@@ -98,9 +98,9 @@ def test_createsuperuser_refuses_bad_input(project: Run) -> None:
     assert invalid.startswith("Error: 'not-an-email' is not a valid email address")
     assert prompted_error(
         run("createsuperuser", input="a@example.com\nsecret-pass-1\nother-pass-2\n")
-    ) == ("Error: The two passwords differ; nothing was created.")
+    ) == ("Error: The two passwords differ. Nothing was created.")
     assert prompted_error(run("createsuperuser", input="a@example.com\nshort\nshort\n")) == (
-        "Error: The password must have at least 8 characters. Nothing was changed."
+        "Error: The password must have at least 8 characters. Nothing was created."
     )
     ok(run("createsuperuser", input="a@example.com\nsecret-pass-1\nsecret-pass-1\n"))
     taken = run("createsuperuser", input="A@example.com \nsecret-pass-1\nsecret-pass-1\n")
@@ -134,7 +134,7 @@ def test_user_commands_and_changepassword(project: Run) -> None:
     )
     differ = run("changepassword", "ana@example.com", input="new-password-3\nnope-nope-4\n")
     assert (
-        prompted_error(differ) == "Error: The two passwords differ; the password was not changed."
+        prompted_error(differ) == "Error: The two passwords differ. The password was not changed."
     )
     assert ok(run("shell", "-c", CHECK_PASSWORD)).strip() == "User True False"
 

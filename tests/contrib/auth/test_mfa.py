@@ -69,12 +69,13 @@ async def test_verify_needs_exactly_one_second_factor(env: AuthEnv, proof: dict[
     assert response.json()["code"] == "VALIDATION_ERROR"
 
 
-async def test_disable_needs_exactly_one_proof(env: AuthEnv) -> None:
-    await env.active_user(EMAIL)
-    access = (await env.tokens(EMAIL))["access_token"]
-    both = {"code": "123456", "password": PASSWORD}
-    for body in ({}, both):
-        response = await env.http.post(f"{AUTH}/mfa/disable", json=body, headers=bearer(access))
+async def test_disable_needs_exactly_one_second_factor(env: AuthEnv) -> None:
+    _, codes = await enable_mfa(env)
+    pair = (await verify(env, await mfa_token(env), recovery_code=codes[0])).json()
+    headers = bearer(pair["access_token"])
+    both = {"code": "123456", "recovery_code": codes[1], "password": PASSWORD}
+    for body in ({}, {"password": PASSWORD}, both):
+        response = await env.http.post(f"{AUTH}/mfa/disable", json=body, headers=headers)
         assert response.status_code == 422
 
 
@@ -185,20 +186,24 @@ async def test_a_password_reset_does_not_bypass_mfa(env: AuthEnv) -> None:
     await mfa_token(env, "a brand new password")  # asserts mfa_required, no tokens
 
 
-async def test_disable_with_the_password_turns_mfa_off(env: AuthEnv) -> None:
+async def test_disable_with_a_recovery_code_turns_mfa_off(env: AuthEnv) -> None:
     _, codes = await enable_mfa(env)
     pair = (await verify(env, await mfa_token(env), recovery_code=codes[0])).json()
-    headers = bearer(pair["access_token"])
+    headers = bearer(pair["access_token"])  # a fresh sign-in: no password needed
     wrong = await env.http.post(
-        f"{AUTH}/mfa/disable", json={"password": "not my password"}, headers=headers
+        f"{AUTH}/mfa/disable", json={"recovery_code": "aaaaa-bbbbb"}, headers=headers
     )
     assert wrong.status_code == 403
     assert wrong.json()["code"] == "INVALID_MFA_PROOF"
-    off = await env.http.post(f"{AUTH}/mfa/disable", json={"password": PASSWORD}, headers=headers)
+    off = await env.http.post(
+        f"{AUTH}/mfa/disable", json={"recovery_code": codes[1]}, headers=headers
+    )
     assert off.status_code == 204
     assert "access_token" in (await env.login(EMAIL)).json()
     # Now off: disabling again is a conflict.
-    again = await env.http.post(f"{AUTH}/mfa/disable", json={"password": PASSWORD}, headers=headers)
+    again = await env.http.post(
+        f"{AUTH}/mfa/disable", json={"recovery_code": codes[2]}, headers=headers
+    )
     assert again.status_code == 409
 
 

@@ -24,6 +24,9 @@ def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     monkeypatch.chdir(tmp_path)
 
     def apply(**values: Any) -> None:
+        # A site that says where it lives (tempest.W005/W006, E103/E104 otherwise).
+        values.setdefault("SITE_URL", "https://shop.acme-store.com")
+        values.setdefault("ALLOWED_HOSTS", ["shop.acme-store.com"])
         settings.configure(Settings(**values))  # type: ignore[attr-defined]
 
     yield apply
@@ -51,7 +54,9 @@ def test_empty_secret_key_warns_in_development(configure: Any) -> None:
     assert ids() == ["tempest.W003"]
 
 
-@pytest.mark.parametrize("key", ["short", "insecure-" + "x" * 40, "a" * 40])
+@pytest.mark.parametrize(
+    "key", ["short", "insecure-" + "x" * 40, "a" * 40, "change-me-to-a-long-random-value"]
+)
 def test_insecure_secret_key_in_deploy_mode(configure: Any, key: str) -> None:
     configure(SECRET_KEY=key)
     assert "tempest.E101" in ids(deploy=True)
@@ -139,7 +144,14 @@ def test_check_deploy_on_a_generated_project(shared_project: Path) -> None:
     development = manage(shared_project, "check", "--deploy")
     assert development.returncode == 1
     assert "(tempest.E102) DEBUG is on" in development.stderr
-    production = manage(shared_project, "check", "--deploy", DEBUG="false")
+    production = manage(
+        shared_project,
+        "check",
+        "--deploy",
+        DEBUG="false",
+        SITE_URL="https://shop.acme-store.com",
+        ALLOWED_HOSTS='["shop.acme-store.com"]',
+    )
     assert production.returncode == 0, production.stderr
     weak = manage(shared_project, "check", "--deploy", DEBUG="false", SECRET_KEY="changeme")
     assert weak.returncode == 1 and "tempest.E101" in weak.stderr

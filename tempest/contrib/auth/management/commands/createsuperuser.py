@@ -27,7 +27,15 @@ async def command(email: str | None, noinput: bool) -> None:
     containers) the email comes from --email or TEMPEST_SUPERUSER_EMAIL and the
     password from TEMPEST_SUPERUSER_PASSWORD.
     """
-    from tempest.contrib.auth.accounts import check_email, create_user, users_transaction
+    from types import SimpleNamespace
+
+    from tempest.contrib.auth.accounts import (
+        check_email,
+        check_password,
+        create_user,
+        prompt_new_password,
+        users_transaction,
+    )
 
     if noinput:
         email = email or os.environ.get(EMAIL_VARIABLE)
@@ -42,6 +50,10 @@ async def command(email: str | None, noinput: bool) -> None:
                 f"--noinput needs {' and '.join(missing)} in the environment "
                 "(or run without --noinput to be asked)."
             )
+        try:
+            check_password(str(password), SimpleNamespace(email=email))
+        except ValueError as error:
+            raise CommandError(f"{error} Nothing was created.") from error
     else:
         if email is None:
             email = click.prompt("Email")
@@ -49,9 +61,7 @@ async def command(email: str | None, noinput: bool) -> None:
             check_email(str(email))
         except ValueError as error:
             raise CommandError(str(error)) from error
-        password = click.prompt("Password", hide_input=True)
-        if click.prompt("Password (again)", hide_input=True) != password:
-            raise CommandError("The two passwords differ; nothing was created.")
+        password = prompt_new_password(SimpleNamespace(email=email), outcome="Nothing was created.")
     async with users_transaction() as session:
         user = await create_user(session, str(email), password, is_admin=True)
     echo(f"Created administrator {user.email}.")

@@ -31,7 +31,11 @@ async def create(email: str, password: str | None, admin: bool | None) -> None:
     except ValueError as error:
         raise CommandError(str(error)) from error
     if password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        from types import SimpleNamespace
+
+        from tempest.contrib.auth.accounts import prompt_new_password
+
+        password = prompt_new_password(SimpleNamespace(email=email), outcome="Nothing was created.")
     if admin is None:
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         admin = interactive and click.confirm(
@@ -52,8 +56,22 @@ async def promote(email: str) -> None:
 @command.command()
 @click.option("--email", required=True, help="The user's email (any case).")
 async def revoke(email: str) -> None:
-    """Take admin-site access away from a user (is_admin off)."""
+    """Take admin-site access away from a user (is_admin off); their sessions end."""
     await _set_admin(email, False)
+
+
+@command.command()
+@click.option("--email", required=True, help="The user's email (any case).")
+async def deactivate(email: str) -> None:
+    """Stop a user from signing in (is_active off); every session of theirs ends."""
+    await _set_active(email, False)
+
+
+@command.command()
+@click.option("--email", required=True, help="The user's email (any case).")
+async def activate(email: str) -> None:
+    """Let a deactivated user sign in again (is_active on); old sessions stay ended."""
+    await _set_active(email, True)
 
 
 @command.command(name="list")
@@ -89,3 +107,14 @@ async def _set_admin(email: str, is_admin: bool) -> None:
             raise CommandError(f"no user found with email {email!r}.")
         user.is_admin = is_admin
     echo(f"{user.email} is {'now' if is_admin else 'no longer'} an administrator.")
+
+
+async def _set_active(email: str, is_active: bool) -> None:
+    from tempest.contrib.auth.accounts import find_user, users_transaction
+
+    async with users_transaction() as session:
+        user = await find_user(session, email)
+        if user is None:
+            raise CommandError(f"no user found with email {email!r}.")
+        user.is_active = is_active  # False raises session_version: every session ends
+    echo(f"{user.email} is {'active' if is_active else 'deactivated'}.")
