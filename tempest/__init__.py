@@ -67,13 +67,13 @@ _LAZY_EXPORTS: dict[str, str] = {
     # core
     "configure_logging": "tempest.core.logging",
     "JSONFormatter": "tempest.core.logging",
-    "get_request_id": "tempest.core.context",
-    "set_request_id": "tempest.core.context",
-    "clear_request_id": "tempest.core.context",
-    "request_id_ctx": "tempest.core.context",
+    "get_request_id": "tempest.utils.context",
+    "set_request_id": "tempest.utils.context",
+    "clear_request_id": "tempest.utils.context",
+    "request_id_ctx": "tempest.utils.context",
     "register_check": "tempest.core.checks",
-    "BaseStrEnum": "tempest.core.enums",
-    "BaseIntEnum": "tempest.core.enums",
+    "BaseStrEnum": "tempest.utils.enums",
+    "BaseIntEnum": "tempest.utils.enums",
     # db
     "BaseModel": "tempest.db",
     "AlembicHelper": "tempest.db",
@@ -261,13 +261,6 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
     from tempest.contrib.auth.service import UserAuthService as UserAuthService
     from tempest.controllers import BaseController as BaseController
     from tempest.core.checks import register_check as register_check
-    from tempest.core.context import (
-        clear_request_id as clear_request_id,
-        get_request_id as get_request_id,
-        request_id_ctx as request_id_ctx,
-        set_request_id as set_request_id,
-    )
-    from tempest.core.enums import BaseIntEnum as BaseIntEnum, BaseStrEnum as BaseStrEnum
     from tempest.core.logging import (
         JSONFormatter as JSONFormatter,
         configure_logging as configure_logging,
@@ -330,6 +323,13 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         get_client_ip as get_client_ip,
         get_client_ip_from_scope as get_client_ip_from_scope,
     )
+    from tempest.utils.context import (
+        clear_request_id as clear_request_id,
+        get_request_id as get_request_id,
+        request_id_ctx as request_id_ctx,
+        set_request_id as set_request_id,
+    )
+    from tempest.utils.enums import BaseIntEnum as BaseIntEnum, BaseStrEnum as BaseStrEnum
     from tempest.utils.jwt import JWTUtils as JWTUtils
     from tempest.utils.metrics import (
         CPUMetrics as CPUMetrics,

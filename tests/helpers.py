@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 PYTHON = sys.executable
@@ -80,6 +83,74 @@ def wait_for_http(url: str, timeout: float = 20) -> bytes:
             last_error = error
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {timeout}s: {last_error}")
+
+
+@contextmanager
+def serve_project(
+    project: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    wait: bool = True,
+    capture: bool = False,
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``python manage.py ARGS`` (``runserver``/``serve``) on a free port until the block ends.
+
+    The server listens on 127.0.0.1 (``runserver`` gets the address as its argument,
+    ``serve`` as ``--host``/``--port``) and runs in a process group of its own: leaving the
+    block stops the whole group (the workers and the reloader's child too), SIGTERM first,
+    SIGKILL after 15 s.
+
+    Args:
+        project: The project folder (where ``manage.py`` is).
+        *args: The command and its options, e.g. ``"serve", "--workers", "2"``.
+        env: Settings for the server's environment (see :func:`clean_env`).
+        wait: Wait until ``/health/liveness`` answers before the block starts.
+        capture: Keep the output (stdout and stderr, as text) in ``process.stdout``, to
+            read after the block; otherwise it is dropped.
+
+    Yields:
+        The base URL (``http://127.0.0.1:PORT``) and the process.
+    """
+    port = free_port()
+    command = [PYTHON, "manage.py", *args]
+    if args[0] == "runserver":
+        command.append(f"127.0.0.1:{port}")
+    else:
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    process = subprocess.Popen(
+        command,
+        cwd=project,
+        env=clean_env(**(env or {})),
+        stdout=output,
+        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if wait:
+            try:
+                wait_for_http(f"{base}/health/liveness")
+            except AssertionError as error:
+                _stop_group(process)
+                shown = process.stdout.read() if process.stdout else ""
+                raise AssertionError(f"{args[0]} did not start: {error}\n{shown}") from None
+        yield base, process
+    finally:
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    """Stop the process group of ``process`` (started with ``start_new_session``)."""
+    with suppress(ProcessLookupError):  # the whole group has exited already
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:

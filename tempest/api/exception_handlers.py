@@ -26,9 +26,8 @@ from tempest.api.middleware.body_limit import (
     body_too_large_response,
     invalid_text_response,
 )
-from tempest.core.context import get_request_id
-from tempest.core.logging import UNCAUGHT_500_FLAG
 from tempest.exceptions import AppException
+from tempest.utils.context import UNCAUGHT_500_FLAG, get_request_id
 
 __all__ = [
     "REDACTED",

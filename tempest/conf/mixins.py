@@ -198,6 +198,18 @@ class TaskIQSettings(BaseAppSettings):
     TASKIQ_QUEUE_NAME: str | None = Field(
         default=None, description="The RabbitMQ queue or Redis stream tasks go to."
     )
+    SCHEDULER_LOCK_URL: str | None = Field(
+        default=None,
+        description=(
+            "Where manage.py scheduler holds its lease (redis:// or postgresql://); unset: "
+            "TASKIQ_BROKER_URL if Redis, else DATABASE_URL if PostgreSQL."
+        ),
+    )
+    SCHEDULER_LEASE_SECONDS: float = Field(
+        default=10.0,
+        ge=1,
+        description="How long a dead scheduler's lease lasts before a standby takes over.",
+    )
 
 
 class JWTSettings(BaseAppSettings):
@@ -211,8 +223,13 @@ class JWTSettings(BaseAppSettings):
 
 
 class EmailSettings(BaseAppSettings):
-    """Outgoing SMTP mail."""
+    """Outgoing mail: the backend, and the SMTP server it uses."""
 
+    EMAIL_BACKEND: str = Field(
+        default="",
+        description="Where email goes: smtp, console (printed), memory (tempest.mail.outbox) "
+        "or a dotted class path; empty: console in DEBUG, smtp otherwise.",
+    )
     SMTP_HOST: str = "localhost"
     SMTP_PORT: int = Field(default=587, ge=1, le=65535)
     SMTP_USERNAME: str | None = None
@@ -221,6 +238,19 @@ class EmailSettings(BaseAppSettings):
     SMTP_USE_TLS: bool = True
     SMTP_USE_SSL: bool = False
     SMTP_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+
+    @field_validator("EMAIL_BACKEND")
+    @classmethod
+    def _known_email_backend(cls, value: str) -> str:
+        value = value.strip()
+        if value and value.lower() in ("smtp", "console", "memory"):
+            return value.lower()
+        if value and "." not in value:
+            raise ValueError(
+                f"{value!r} is not an email backend: use smtp, console, memory or the dotted "
+                "path of a class, e.g. shop.mail.Backend"
+            )
+        return value
 
 
 class UploadSettings(BaseAppSettings):

@@ -59,6 +59,9 @@ def get_asgi_application() -> FastAPI:
         await database.connect()
         started: list[Any] = []
         try:
+            # A provider configured after the app was built (FastAPI's OTLP
+            # auto-configuration runs just before this) turns the telemetry back on.
+            telemetry.resume()
             for start, stop, _check in brokers.values():
                 await start()
                 started.append(stop)
@@ -79,6 +82,7 @@ def get_asgi_application() -> FastAPI:
         description=settings.DESCRIPTION,
         lifespan=lifespan,
     )
+    telemetry = _IdleTelemetry(app)
     register_exception_handlers(
         app, debug=settings.DEBUG, include_input=settings.API_ERRORS_INCLUDE_INPUT
     )
@@ -87,9 +91,10 @@ def get_asgi_application() -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.MAX_REQUEST_BODY_SIZE)
     _add_middleware(app, settings)
     _include_app_routers(app)
-    # Last: FastAPI matches included routers in order, and API traffic outweighs probes.
+    # Last: routes are matched in order, and API traffic outweighs probes.
     checks = {name: check for name, (_start, _stop, check) in brokers.items()}
     app.include_router(make_health_router(db=database, checks=checks, version=settings.VERSION))
+    _flatten_last_inclusion(app)
     return app
 
 
@@ -118,6 +123,43 @@ def _project_brokers(settings: Settings) -> dict[str, tuple[Any, Any, Any]]:
     return found
 
 
+class _IdleTelemetry:
+    """FastAPI's native telemetry, off while no OpenTelemetry provider is configured.
+
+    ``FastAPI(telemetry=...)`` asks the global tracer, meter and logger providers on
+    every request whether one is configured (about 8% of a hello request); with none
+    it records nothing. When none is configured as the app is built (and FastAPI's OTLP
+    auto-configuration is not requested), the three signals are switched off, and
+    :meth:`resume` switches them back on at start-up if a provider appeared meanwhile.
+    A provider configured after start-up is not seen: configure OpenTelemetry before
+    the server starts (``opentelemetry-instrument`` and the SDK's usual set-up do).
+    """
+
+    _SIGNALS = ("tracing", "metrics", "logs")
+
+    def __init__(self, app: FastAPI) -> None:
+        # FastAPI keeps its resolved configuration in one dict, read on every request.
+        config = getattr(app, "_telemetry", None)
+        self.native: Any = cast(Any, getattr(app, "_native_telemetry", None))
+        self.config: dict[str, Any] | None = None
+        self.saved: dict[str, Any] = {}
+        if not isinstance(config, dict) or not hasattr(self.native, "enabled"):
+            return  # another FastAPI: leave its telemetry alone
+        if config.get("auto_configure") or self.native.enabled():
+            return
+        self.config = config
+        self.saved = {signal: config.get(signal) for signal in self._SIGNALS}
+        config.update(dict.fromkeys(self._SIGNALS, False))
+
+    def resume(self) -> None:
+        """Switch the signals back on if a provider has been configured since the build."""
+        if self.config is None or not self.saved:
+            return
+        self.config.update(self.saved)
+        if not self.native.enabled():
+            self.config.update(dict.fromkeys(self._SIGNALS, False))
+
+
 def _include_app_routers(app: FastAPI) -> None:
     from fastapi import APIRouter
 
@@ -138,6 +180,107 @@ def _include_app_routers(app: FastAPI) -> None:
         # A router already under the app's prefix (the admin's) is not prefixed twice.
         prefix = "" if router.prefix == config.api_prefix else config.api_prefix
         app.include_router(router, prefix=prefix, tags=tags)
+        _flatten_last_inclusion(app)
+
+
+def _flatten_last_inclusion(app: FastAPI) -> None:
+    """Replace the router ``include_router`` just added by its routes, prefixed.
+
+    FastAPI includes a router lazily: every request walks the included router's routes
+    through per-candidate scope bookkeeping, and matches the chosen one twice (about 20%
+    of a hello route's cost). Older FastAPI copied the routes into the parent's table;
+    this does the same, from FastAPI's own resolution of the inclusion (prefix, tags,
+    dependencies, responses, callbacks, response class, unique IDs, body and form limits,
+    route class and name), so routing, OpenAPI and ``url_for`` see what they saw before
+    and a request pays what a route declared on the app pays. A router holding what the
+    copy does not cover (frontend or other low-priority routes, unknown route types)
+    stays included as FastAPI includes it.
+    """
+    from fastapi import routing as fastapi_routing
+
+    routes = app.router.routes
+    inclusion = routes[-1] if routes else None
+    included_type = getattr(fastapi_routing, "_IncludedRouter", None)
+    if included_type is None or not isinstance(inclusion, included_type):
+        return  # an older FastAPI, which already copies the routes
+    flat = _flat_routes(inclusion, {})
+    if flat is None:
+        return
+    routes[-1:] = flat
+    app.router._mark_routes_changed()
+
+
+def _flat_routes(inclusion: Any, form_limits: dict[str, Any]) -> list[Any] | None:
+    from fastapi import routing as fastapi_routing
+    from fastapi._body_limit import wrap_app_with_body_limit
+    from fastapi.routing import APIRoute, APIWebSocketRoute
+    from starlette import routing as starlette_routing
+
+    if inclusion.original_router._low_priority_routes:
+        return None
+    # The form limits of every enclosing inclusion, as its handle() would apply them.
+    form_limits = {**form_limits, **inclusion.include_context.form_limits}
+    limit = inclusion.include_context.max_body_size
+    flat: list[Any] = []
+    for candidate in inclusion.effective_candidates():
+        if isinstance(candidate, fastapi_routing._IncludedRouter):
+            nested = _flat_routes(candidate, form_limits)
+            if nested is None:
+                return None
+            flat += nested
+            continue
+        original = candidate.original_route
+        if isinstance(original, APIRoute):
+            flat.append(_copy_api_route(original, candidate, form_limits))
+        elif isinstance(
+            original, (starlette_routing.Route, APIWebSocketRoute, starlette_routing.WebSocketRoute)
+        ):
+            route = candidate.starlette_route
+            if limit is not None and isinstance(route, starlette_routing.Route):
+                route.app = wrap_app_with_body_limit(route.app, limit)
+            flat.append(route)
+        else:
+            return None  # Mount, Host, frontend groups: FastAPI's inclusion handles them
+    return flat
+
+
+def _copy_api_route(original: Any, context: Any, form_limits: dict[str, Any]) -> Any:
+    """A route of ``type(original)`` built from its resolved inclusion ``context``."""
+    options: dict[str, Any] = {}
+    limits = {**form_limits, **original.form_limits}
+    if limits:  # as add_api_route: custom route classes without form settings still work
+        options["form_limits"] = limits
+    return type(original)(
+        context.path,
+        endpoint=context.endpoint,
+        response_model=context.response_model,
+        status_code=context.status_code,
+        tags=context.tags,
+        dependencies=context.dependencies,
+        summary=context.summary,
+        description=context.description,
+        response_description=context.response_description,
+        responses=context.responses,
+        deprecated=context.deprecated,
+        name=context.name,
+        methods=context.methods,
+        operation_id=context.operation_id,
+        response_model_include=context.response_model_include,
+        response_model_exclude=context.response_model_exclude,
+        response_model_by_alias=context.response_model_by_alias,
+        response_model_exclude_unset=context.response_model_exclude_unset,
+        response_model_exclude_defaults=context.response_model_exclude_defaults,
+        response_model_exclude_none=context.response_model_exclude_none,
+        include_in_schema=context.include_in_schema,
+        response_class=context.response_class,
+        dependency_overrides_provider=context.dependency_overrides_provider,
+        callbacks=context.callbacks,
+        openapi_extra=context.openapi_extra,
+        generate_unique_id_function=context.generate_unique_id_function,
+        strict_content_type=context.strict_content_type,
+        max_body_size=context.max_body_size,
+        **options,
+    )
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:

@@ -1,36 +1,16 @@
-"""Request-scoped context: the correlation ID of the request being served."""
+"""The request ID context, kept under ``tempest.core`` where ARCHITECTURE.md §3 lists it.
+
+The names live in :mod:`tempest.utils.context` so that ``api`` and ``db`` can use them
+without importing ``core`` (a higher layer; see docs/topics/layers.md).
+"""
 
 from __future__ import annotations
 
-from contextvars import ContextVar, Token
+from tempest.utils.context import (
+    clear_request_id,
+    get_request_id,
+    request_id_ctx,
+    set_request_id,
+)
 
 __all__ = ["clear_request_id", "get_request_id", "request_id_ctx", "set_request_id"]
-
-request_id_ctx: ContextVar[str | None] = ContextVar("tempest_request_id", default=None)
-"""The current request's ID; set by ``RequestIDMiddleware``, read by the log formatter."""
-
-
-def get_request_id() -> str | None:
-    """Return the ID of the request being served, if any.
-
-    Returns:
-        The request ID, or ``None`` outside a request.
-    """
-    return request_id_ctx.get()
-
-
-def set_request_id(request_id: str | None) -> Token[str | None]:
-    """Set the current request ID, e.g. in a background job continuing a request.
-
-    Args:
-        request_id: The ID to attach to everything logged from this context.
-
-    Returns:
-        A token that ``request_id_ctx.reset`` accepts to restore the previous value.
-    """
-    return request_id_ctx.set(request_id)
-
-
-def clear_request_id() -> None:
-    """Forget the current request ID in this context."""
-    request_id_ctx.set(None)

@@ -10,12 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tempest.core.context import get_request_id
+from tempest.utils.context import UNCAUGHT_500_FLAG, get_request_id
 
 __all__ = ["UNCAUGHT_500_FLAG", "JSONFormatter", "configure_logging"]
-
-UNCAUGHT_500_FLAG = "uncaught_500"
-"""Record attribute set (via ``extra``) on uncaught-500 records; they go to ``500.log``."""
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)))

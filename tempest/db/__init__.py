@@ -8,6 +8,14 @@ from tempest.db.mixins import AuditMixin, SoftDeleteMixin
 from tempest.db.models import NAMING_CONVENTION, BaseModel
 from tempest.db.outbox import BaseOutboxModel, OutboxRelay, OutboxStatus
 from tempest.db.repository import BaseRepository, TenantScopedRepository
+
+# The repositories' query building blocks, public for list views of their own (the admin's).
+from tempest.db.repository.columns import model_columns
+from tempest.db.repository.counting import estimated_rows
+from tempest.db.repository.filters import escape_like
+from tempest.db.repository.keyset import check_cursor_column, cursor_payload, resume_after
+from tempest.db.repository.ordering import Ordering
+from tempest.db.repository.values import coerce_value
 from tempest.db.session import get_database, reset_database
 from tempest.db.slow_queries import SlowQueryLogger
 from tempest.db.transaction import atomic, transactional
@@ -27,18 +35,26 @@ __all__ = [
     "BaseRepository",
     "DestructiveMigrationError",
     "MigrationError",
+    "Ordering",
     "OutboxRelay",
     "OutboxStatus",
     "SlowQueryLogger",
     "SoftDeleteMixin",
     "TenantScopedRepository",
     "atomic",
+    "check_cursor_column",
+    "coerce_value",
     "compose_hooks",
+    "cursor_payload",
     "database",
+    "escape_like",
+    "estimated_rows",
     "get_database",
     "get_session",
+    "model_columns",
     "reorder_base_columns_first",
     "reset_database",
+    "resume_after",
     "transactional",
 ]
 

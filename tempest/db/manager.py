@@ -44,6 +44,17 @@ def _enforce_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) 
     cursor.close()
 
 
+def _begin_sqlite_transaction(connection: Any) -> None:
+    # pysqlite (under aiosqlite) starts a transaction only before the first INSERT/UPDATE/
+    # DELETE, so a SAVEPOINT opened earlier became the transaction and its RELEASE
+    # committed: an atomic() block nested first in an outer one escaped the outer
+    # rollback. SQLAlchemy's recipe: emit BEGIN ourselves (pysqlite then adds none). An
+    # autocommit connection (the driver's isolation_level None: request sessions' reads)
+    # stays without one, so a read still costs one statement.
+    if connection.connection.dbapi_connection.isolation_level is not None:
+        connection.exec_driver_sql("BEGIN")
+
+
 async def close_session(session: AsyncSession) -> None:
     """Close ``session``, cheaply when it holds no connection.
 
@@ -204,6 +215,7 @@ class AsyncDatabaseManager:
         engine = create_async_engine(self._url, **self._engine_options())
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _enforce_sqlite_foreign_keys)
+            event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
         self._session_factory = async_sessionmaker(engine, expire_on_commit=False)
         self._request_session_factory = async_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT"),

@@ -14,8 +14,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Uuid
+from sqlalchemy import Uuid
 from sqlalchemy.orm import Mapped, mapped_column
+
+from tempest.db.types import UTCDateTime
 
 __all__ = ["AuditMixin", "SoftDeleteMixin"]
 
@@ -47,9 +49,7 @@ class SoftDeleteMixin:
     flips): use ``deleted_at`` when the time of deletion matters.
     """
 
-    deleted_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None, nullable=True
-    )
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, nullable=True)
 
     @property
     def is_deleted(self) -> bool:

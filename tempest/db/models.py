@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Index, MetaData, Uuid, func, inspect, true
+from sqlalchemy import Boolean, Index, MetaData, Uuid, func, inspect, true
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -17,6 +17,7 @@ from sqlalchemy.orm import (
     mapped_column,
 )
 
+from tempest.db.types import UTCDateTime
 from tempest.exceptions import ImproperlyConfigured
 
 __all__ = ["NAMING_CONVENTION", "BaseModel", "default_table_name"]
@@ -146,14 +147,14 @@ class BaseModel(DeclarativeBase):
         Boolean, default=True, server_default=true(), nullable=False, sort_order=-3
     )
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True),
+        UTCDateTime(),
         default=statement_timestamp,
         server_default=func.now(),
         nullable=False,
         sort_order=-2,
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True),
+        UTCDateTime(),
         default=statement_timestamp,
         onupdate=statement_timestamp,
         server_default=func.now(),

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
-    DateTime,
     Enum,
     Index,
     Integer,
@@ -48,9 +47,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tempest.core.enums import BaseStrEnum
 from tempest.db.models import BaseModel, statement_timestamp
 from tempest.db.transaction import atomic
+from tempest.db.types import UTCDateTime
+from tempest.utils.enums import BaseStrEnum
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -131,10 +131,10 @@ class BaseOutboxModel(BaseModel):
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     available_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=statement_timestamp, server_default=func.now()
+        UTCDateTime(), default=statement_timestamp, server_default=func.now()
     )
     dispatched_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None, nullable=True
+        UTCDateTime(), default=None, nullable=True
     )
     last_error: Mapped[str | None] = mapped_column(Text, default=None, nullable=True)
 

@@ -4,7 +4,8 @@ Request sessions run in autocommit mode, so a request that only reads pays one r
 per query (no BEGIN, no ROLLBACK). Writes that must succeed or fail together run inside
 ``atomic(session)``: a real transaction, committed when the block ends and rolled back if
 it raises. ``BaseRepository`` wraps each of its writes in ``atomic``; nest them in an
-outer ``atomic`` to make several writes one transaction.
+outer ``atomic`` to make several writes one transaction. As in Django, an inner block is a
+savepoint: when it raises, only its own writes are undone and the outer block goes on.
 """
 
 from __future__ import annotations
@@ -32,25 +33,48 @@ def in_atomic_block(session: AsyncSession) -> bool:
 
 
 @asynccontextmanager
-async def atomic(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Run the block as one transaction on ``session``.
+async def atomic(
+    session: AsyncSession, *, savepoint: bool = True, durable: bool = False
+) -> AsyncIterator[AsyncSession]:
+    """Run the block as one transaction on ``session``, or as a savepoint inside one.
 
-    The outermost block commits when it ends and rolls back when it raises; inner blocks
-    join the outer one. On an autocommit (request) session, the block first ends the
-    session's autocommit work (flushing pending changes, which are saved one statement
-    at a time) and then takes its connection out of autocommit for the transaction.
+    The outermost block commits when it ends and rolls back when it raises. An inner
+    block is a savepoint (``session.begin_nested()``): when it raises, its own writes are
+    rolled back, the exception goes on to the caller, and the outer block may go on; when
+    it succeeds, its writes commit or roll back with the outer block. On an autocommit
+    (request) session, the outermost block first ends the session's autocommit work
+    (flushing pending changes, which are saved one statement at a time) and then takes its
+    connection out of autocommit for the transaction.
 
     Args:
         session: The session to run the transaction on.
+        savepoint: Inside another block, ``False`` joins it without a savepoint (two
+            round trips fewer): a failure then spoils the outer block, which must end.
+            ``BaseRepository``'s writes use it, as Django's ``Model.save()`` does.
+        durable: The block must be the outermost one, so that its writes are committed
+            when it ends (as Django's ``atomic(durable=True)``); nesting it raises.
 
     Yields:
         The same session.
+
+    Raises:
+        RuntimeError: ``durable=True`` inside another ``atomic()`` block.
     """
     depth = session.info.get(_DEPTH_KEY, 0)
     if depth:
+        if durable:
+            raise RuntimeError(
+                "A durable atomic() block cannot be nested in another atomic() block: its "
+                "writes would only commit with the outer one (remove durable=True or the "
+                "outer block)."
+            )
         session.info[_DEPTH_KEY] = depth + 1
         try:
-            yield session
+            if savepoint:
+                async with session.begin_nested():
+                    yield session
+            else:
+                yield session
         finally:
             session.info[_DEPTH_KEY] = depth
         return

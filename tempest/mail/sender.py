@@ -1,4 +1,4 @@
-"""``EmailUtils``: send plain, HTML and templated emails through an SMTP server."""
+"""``EmailUtils``: send plain, HTML and templated emails through an email backend."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Any
 
-from tempest.mail.errors import EmailError, EmailTemplateNotFound
+from tempest.mail.backends import (
+    ConsoleBackend,
+    EmailBackend,
+    MemoryBackend,
+    SMTPBackend,
+    backend_from_settings,
+)
+from tempest.mail.errors import EmailTemplateNotFound
 from tempest.mail.locale import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from tempest.mail.templates import EmailTemplates, RenderedEmail
 
@@ -42,15 +49,13 @@ def _check_address(name: str, value: str) -> str:
     return value
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 class EmailUtils:
-    """Send transactional email over SMTP with aiosmtplib.
+    """Send transactional email over SMTP with aiosmtplib, or through another backend.
 
     Each call to :meth:`send` opens a connection, sends one message and closes it, so
-    one instance can be shared by every request and task.
+    one instance can be shared by every request and task. ``backend`` replaces SMTP:
+    ``"console"`` prints the messages, ``"memory"`` keeps them in ``tempest.mail.outbox``
+    (see :mod:`tempest.mail.backends`); :meth:`from_settings` follows ``EMAIL_BACKEND``.
 
     Example:
         >>> mailer = EmailUtils(  # doctest: +SKIP
@@ -73,6 +78,8 @@ class EmailUtils:
             of directories or a Jinja2 loader. See :class:`~tempest.mail.EmailTemplates`.
         default_locale: The locale whose templates are used when the requested one has none.
         locales: The locales templates may be requested in.
+        backend: Where messages go: ``"smtp"`` (the default: the server above),
+            ``"console"``, ``"memory"`` or an :class:`~tempest.mail.backends.EmailBackend`.
 
     Raises:
         ValueError: A setting is missing or contradictory; the message names it.
@@ -93,6 +100,7 @@ class EmailUtils:
         templates: TemplateSource | None = None,
         default_locale: str = DEFAULT_LOCALE,
         locales: Sequence[str] = SUPPORTED_LOCALES,
+        backend: str | EmailBackend = "smtp",
     ) -> None:
         if not isinstance(host, str) or not host.strip():
             raise ValueError("host must name the SMTP server, e.g. 'smtp.example.com'")
@@ -120,6 +128,28 @@ class EmailUtils:
             if templates is not None
             else None
         )
+        self.backend: EmailBackend
+        if backend == "smtp":
+            self.backend = SMTPBackend(
+                self.host,
+                self.port,
+                username=self.username,
+                password=self._password,
+                use_starttls=use_starttls,
+                use_ssl=use_ssl,
+                timeout=self.timeout,
+            )
+        elif backend == "console":
+            self.backend = ConsoleBackend()
+        elif backend == "memory":
+            self.backend = MemoryBackend()
+        elif isinstance(backend, EmailBackend):
+            self.backend = backend
+        else:
+            raise ValueError(
+                f"backend must be 'smtp', 'console', 'memory' or an object with an "
+                f"'async def send(self, message)' method, not {backend!r}"
+            )
 
     @classmethod
     def from_settings(
@@ -129,8 +159,10 @@ class EmailUtils:
         templates: TemplateSource | None = None,
         locales: Sequence[str] = SUPPORTED_LOCALES,
     ) -> EmailUtils:
-        """Build the sender from the ``SMTP_*`` settings.
+        """Build the sender from the ``EMAIL_BACKEND`` and ``SMTP_*`` settings.
 
+        ``EMAIL_BACKEND`` chooses where messages go; empty means ``"console"`` in
+        ``DEBUG`` and ``"smtp"`` otherwise (see :mod:`tempest.mail.backends`).
         ``SMTP_USE_SSL=True`` selects implicit TLS and wins over ``SMTP_USE_TLS``
         (STARTTLS). The default locale is ``AUTH_DEFAULT_LOCALE`` when the settings have it.
 
@@ -141,6 +173,9 @@ class EmailUtils:
 
         Returns:
             The configured sender.
+
+        Raises:
+            ImproperlyConfigured: ``EMAIL_BACKEND`` names no backend.
         """
         use_ssl = settings.SMTP_USE_SSL
         return cls(
@@ -155,12 +190,13 @@ class EmailUtils:
             templates=templates,
             default_locale=getattr(settings, "AUTH_DEFAULT_LOCALE", DEFAULT_LOCALE),
             locales=locales,
+            backend=backend_from_settings(settings),
         )
 
     def __repr__(self) -> str:
         return (
             f"EmailUtils(host={self.host!r}, port={self.port!r}, from_addr={self.from_addr!r}, "
-            f"username={self.username!r})"
+            f"username={self.username!r}, backend={self.backend!r})"
         )
 
     def build_message(
@@ -242,7 +278,8 @@ class EmailUtils:
         Raises:
             ValueError: The message is malformed (see :meth:`build_message`).
             EmailError: The server could not be reached, refused the login, the sender or
-                the recipients, or timed out. The message names ``host:port``.
+                the recipients, or timed out. The message names ``host:port`` and the
+                settings to check.
         """
         message = self.build_message(to, subject, body, html, reply_to=reply_to, headers=headers)
         await self._deliver(message)
@@ -314,48 +351,4 @@ class EmailUtils:
         return rendered
 
     async def _deliver(self, message: EmailMessage) -> None:
-        import aiosmtplib
-
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self._password,
-                use_tls=self.use_ssl,
-                start_tls=self.use_starttls,
-                timeout=self.timeout,
-            )
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise EmailError(
-                f"could not send email through SMTP server {self.host}:{self.port}: "
-                f"{self._reason(exc)}",
-                host=self.host,
-                port=self.port,
-            ) from exc
-
-    def _reason(self, exc: BaseException) -> str:
-        import aiosmtplib
-
-        reason: str
-        if isinstance(exc, aiosmtplib.SMTPTimeoutError):
-            reason = f"no answer within {self.timeout:g} seconds"
-        elif isinstance(exc, aiosmtplib.SMTPConnectError):
-            reason = f"cannot connect ({exc.__cause__ or exc})"
-        elif isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-            reason = f"login as {self.username!r} refused ({exc.code} {exc.message})"
-        elif isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-            refused = ", ".join(f"{error.recipient} ({error.code})" for error in exc.recipients)
-            reason = f"recipients refused: {refused}"
-        elif isinstance(exc, aiosmtplib.SMTPResponseException):
-            reason = f"the server answered {exc.code} {exc.message}"
-        elif isinstance(exc, aiosmtplib.SMTPException):
-            reason = exc.message
-        else:
-            reason = str(exc) or type(exc).__name__
-        reason = _one_line(reason)
-        # A server may echo what it received; the password must not reach logs.
-        if self._password:
-            reason = reason.replace(self._password, "***")
-        return reason
+        await self.backend.send(message)

@@ -27,10 +27,10 @@ _LAZY: dict[str, str] = {
     "get_task": "tempest.tasks.registry",
     "TaskSession": "tempest.tasks.session",
     "get_broker": "tempest.tasks.project",
-    "get_scheduler": "tempest.tasks.project",
+    "get_scheduler": "tempest.tasks.discovery",
     "get_task_manager": "tempest.tasks.project",
-    "discover_tasks": "tempest.tasks.project",
-    "start_task_broker": "tempest.tasks.project",
+    "discover_tasks": "tempest.tasks.discovery",
+    "start_task_broker": "tempest.tasks.discovery",
     "stop_task_broker": "tempest.tasks.project",
     "reset_task_broker": "tempest.tasks.project",
     "wait_for_tasks": "tempest.tasks.project",
@@ -57,15 +57,17 @@ if TYPE_CHECKING:  # pragma: no cover
         make_broker as make_broker,
     )
     from tempest.tasks.decorators import periodic as periodic, task as task
+    from tempest.tasks.discovery import (
+        discover_tasks as discover_tasks,
+        get_scheduler as get_scheduler,
+        start_task_broker as start_task_broker,
+    )
     from tempest.tasks.manager import AsyncTaskBrokerManager as AsyncTaskBrokerManager
     from tempest.tasks.project import (
-        discover_tasks as discover_tasks,
         get_broker as get_broker,
-        get_scheduler as get_scheduler,
         get_task_manager as get_task_manager,
         health_check as health_check,
         reset_task_broker as reset_task_broker,
-        start_task_broker as start_task_broker,
         stop_task_broker as stop_task_broker,
         wait_for_tasks as wait_for_tasks,
     )

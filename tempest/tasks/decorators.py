@@ -10,7 +10,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
-from tempest.tasks.registry import TaskSchedule, TempestTask, default_task_name, register
+from tempest.tasks.registry import (
+    TaskSchedule,
+    TempestTask,
+    default_task_name,
+    register,
+    utc_offset,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -105,21 +111,22 @@ def periodic(
         A decorator making a :class:`TempestTask`.
 
     Raises:
-        ValueError: Neither or both of ``cron`` and ``interval`` are given, the interval
-            is shorter than a second, or ``cron_offset`` comes without ``cron``.
+        ValueError: Neither or both of ``cron`` and ``interval`` are given, ``cron`` is
+            not a 5-field cron expression TaskIQ's scheduler can run, ``cron_offset`` is
+            neither a ``"+HH:MM"`` offset nor a time zone name, the interval is shorter
+            than a second, or ``cron_offset`` comes without ``cron``.
+        TypeError: ``cron``, ``cron_offset`` or ``interval`` has the wrong type.
     """
     if (cron is None) == (interval is None):
         raise ValueError("@periodic needs exactly one of cron=... or interval=....")
     if cron_offset is not None and cron is None:
         raise ValueError("cron_offset only applies to cron=...; remove it or use cron.")
     if interval is not None:
-        seconds = interval.total_seconds() if isinstance(interval, timedelta) else interval
-        if seconds < 1:
-            raise ValueError(f"interval must be at least 1 second, not {seconds:g}s.")
-        # Whole seconds travel as an int label (readable in brokers' message headers).
-        interval = int(seconds) if float(seconds).is_integer() else timedelta(seconds=seconds)
+        interval = _check_interval(interval)
     if cron is not None:
-        _check_cron(cron)
+        cron = check_cron(cron)
+        if cron_offset is not None:
+            _check_cron_offset(cron_offset)
     schedule = TaskSchedule(
         cron=cron,
         cron_offset=cron_offset,
@@ -139,10 +146,130 @@ def periodic(
     return decorate
 
 
-def _check_cron(expression: str) -> None:
+CRON_FORMAT = (
+    "a valid one has 5 fields separated by spaces (minute hour day-of-month month "
+    "day-of-week), each *, a number, a range a-b, a step */n or a-b/n, or a comma list of "
+    "those, e.g. '*/5 * * * *' or '0 9 * * MON-FRI'"
+)
+_CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 6),
+)
+_DAY_NAMES = {
+    name: number
+    for number, day in enumerate(
+        ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+    )
+    for name in (day, day[:3])
+}
+
+
+def check_cron(expression: str) -> str:
+    """Check a cron expression against what TaskIQ's scheduler (pycron) understands.
+
+    pycron silently never matches values out of range (``61 * * * *``) and month names,
+    so they are refused here, where the task is declared, rather than never running.
+
+    Args:
+        expression: The expression, five fields separated by whitespace.
+
+    Returns:
+        The expression with its fields separated by single spaces (pycron splits on
+        one space).
+
+    Raises:
+        TypeError: ``expression`` is not a string.
+        ValueError: It is not a cron expression; the message quotes it and says what a
+            valid one looks like.
+    """
+    if not isinstance(expression, str):
+        raise TypeError(f"cron must be a string like '*/5 * * * *', not {expression!r}.")
     fields = expression.split()
-    if len(fields) != 5:
+    if len(fields) != len(_CRON_FIELDS):
         raise ValueError(
-            f"cron={expression!r} is not a cron expression: it needs 5 fields "
-            "(minute hour day-of-month month day-of-week), e.g. '*/5 * * * *'."
+            f"cron={expression!r} is not a cron expression: it has {len(fields)} field(s); "
+            f"{CRON_FORMAT}."
         )
+    for value, (what, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        problem = _field_problem(value, low, high, days=what == "day-of-week")
+        if problem is not None:
+            raise ValueError(
+                f"cron={expression!r} is not a cron expression: in the {what} field, "
+                f"{problem}; {CRON_FORMAT}."
+            )
+    return " ".join(fields)
+
+
+def _field_problem(value: str, low: int, high: int, *, days: bool) -> str | None:
+    """Why one cron field is wrong, or None when pycron reads it as intended."""
+    allowed = f"must be within {low}-{high}" + (" or a day name (MON)" if days else "")
+
+    def number(text: str, *, names: bool = days) -> int | None:
+        if text.isdigit():
+            result = int(text)
+        elif names and text.lower() in _DAY_NAMES:
+            result = _DAY_NAMES[text.lower()]
+        else:
+            return None
+        return result if low <= result <= high else None
+
+    if value == "*":
+        return None
+    for item in value.split(","):
+        base, slash, step = item.partition("/")
+        if slash and (not step.isdigit() or int(step) < 1):
+            return f"the step {step!r} must be a whole number of 1 or more"
+        if base == "*":
+            if slash:
+                continue
+            return f"{value!r} mixes * with other values"
+        start, dash, end = base.partition("-")
+        if not dash:
+            if slash or number(start) is None:
+                return f"{item!r} {allowed}"
+            continue
+        # pycron reads a stepped range's start as a number only.
+        first, last = number(start, names=days and not slash), number(end)
+        if first is None or last is None:
+            return f"the ends of the range {item!r} {allowed}"
+        if first > last and not (days and not slash):
+            return f"the range {item!r} runs backwards"
+    return None
+
+
+def _check_cron_offset(offset: object) -> None:
+    """Refuse a ``cron_offset`` that is neither ``"+HH:MM"``, a zone name nor a timedelta."""
+    expected = "give a UTC offset like '-03:00', a zone name like 'Europe/Paris', or a timedelta"
+    if isinstance(offset, timedelta):
+        if abs(offset) > timedelta(hours=14):
+            raise ValueError(f"cron_offset={offset!r} is more than 14 hours from UTC; {expected}.")
+        return
+    if not isinstance(offset, str):
+        raise TypeError(f"cron_offset={offset!r} is not a string or a timedelta; {expected}.")
+    if utc_offset(offset) is not None:
+        return
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(offset)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(
+            f"cron_offset={offset!r} is neither a UTC offset nor a known time zone; {expected}."
+        ) from None
+
+
+def _check_interval(interval: object) -> int | timedelta:
+    """The interval as TaskIQ's label wants it; refuse non-numbers and under a second."""
+    if isinstance(interval, bool) or not isinstance(interval, timedelta | int | float):
+        raise TypeError(
+            f"interval must be a timedelta or a number of seconds, not {interval!r}; "
+            "e.g. interval=timedelta(minutes=5) or interval=30."
+        )
+    seconds = interval.total_seconds() if isinstance(interval, timedelta) else float(interval)
+    if not seconds >= 1:  # also refuses NaN
+        raise ValueError(f"interval must be at least 1 second, not {seconds:g}s.")
+    # Whole seconds travel as an int label (readable in brokers' message headers).
+    return int(seconds) if seconds.is_integer() else timedelta(seconds=seconds)

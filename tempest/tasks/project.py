@@ -1,4 +1,4 @@
-"""The project's task broker and scheduler, built from settings on first use.
+"""The project's task broker, built from settings on first use.
 
 Settings read (``TaskIQSettings``): ``TASKIQ_BROKER_URL`` (default ``memory://``),
 ``TASKIQ_RESULT_BACKEND_URL`` and ``TASKIQ_QUEUE_NAME``. :func:`reset_task_broker`
@@ -16,13 +16,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tempest.tasks.brokers import broker_scheme, make_broker
-from tempest.tasks.registry import TempestTask, bind_all, registered_tasks
 
 if TYPE_CHECKING:
     from taskiq import AsyncBroker, TaskiqMiddleware
 
     from tempest.tasks.manager import AsyncTaskBrokerManager
-    from tempest.tasks.scheduler import AsyncTaskScheduler
 
 _manager: AsyncTaskBrokerManager | None = None
 _in_place = False
@@ -107,55 +105,15 @@ def get_broker() -> AsyncBroker:
     return get_task_manager().broker
 
 
-def get_scheduler() -> AsyncTaskScheduler:
-    """A scheduler over the project's broker, with every discovered task bound to it."""
-    from tempest.tasks.scheduler import AsyncTaskScheduler
-
-    broker = get_broker()
-    bind_all(broker, discover_tasks())
-    return AsyncTaskScheduler(broker)
-
-
 def reset_task_broker() -> None:
     """Forget the project's broker; the next use builds a new one from settings."""
     global _manager
     _manager = None
 
 
-def discover_tasks() -> list[TempestTask[Any, Any]]:
-    """Import every installed app's ``tasks`` module; return the tasks of installed apps.
-
-    Tasks declared by modules of apps that are not installed (another project built
-    earlier in the same process, as tests do) are left out.
-
-    Raises:
-        ImproperlyConfigured: A ``tasks`` module fails to import.
-    """
-    from tempest.apps import apps
-
-    apps.import_app_modules("tasks")
-    return [
-        item
-        for item in registered_tasks()
-        if apps.get_containing_app_config(item.original_func.__module__) is not None
-    ]
-
-
 def is_in_memory() -> bool:
     """Whether TASKIQ_BROKER_URL is ``memory://``: tasks run in the sending process."""
     return broker_scheme(task_settings()[0]) == "memory"
-
-
-async def start_task_broker() -> None:
-    """Start the project's broker: call it in the app's lifespan, after the database.
-
-    Discovers the apps' tasks and binds them, so that on ``memory://`` a kicked task
-    runs right away in the app's event loop (it uses the database the lifespan
-    connected). On RabbitMQ or Redis it opens the connection used to send tasks.
-    """
-    manager = get_task_manager()
-    bind_all_discovered(manager.broker)
-    await manager.connect()
 
 
 async def stop_task_broker() -> None:
@@ -203,12 +161,7 @@ async def _wait_all() -> None:
 async def health_check() -> bool:
     """Readiness of the project's task broker: started and its connection alive.
 
-    Never raises; False before :func:`start_task_broker`.
+    Never raises; False before :func:`tempest.tasks.start_task_broker`.
     """
     manager = _manager
     return manager is not None and await manager.health_check()
-
-
-def bind_all_discovered(broker: AsyncBroker) -> list[TempestTask[Any, Any]]:
-    """Discover the apps' tasks and register every task on ``broker``."""
-    return bind_all(broker, discover_tasks())

@@ -24,8 +24,10 @@ label, a dot, the function). ``@task(name=...)`` chooses another name.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from tempest.exceptions.framework import ImproperlyConfigured
@@ -36,6 +38,26 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
+
+
+def utc_offset(value: str) -> timedelta | None:
+    """``"-03:00"`` as a timedelta, None when ``value`` is not ``+HH:MM``/``-HH:MM``.
+
+    Raises:
+        ValueError: The offset is more than 14 hours or has 60 minutes or more.
+    """
+    match = _OFFSET.fullmatch(value)
+    if match is None:
+        return None
+    sign, hours, minutes = match.groups()
+    if int(minutes) >= 60 or int(hours) * 60 + int(minutes) > 14 * 60:
+        raise ValueError(
+            f"cron_offset={value!r} is not a UTC offset; give one like '-03:00' (at most 14 h)."
+        )
+    delta = timedelta(hours=int(hours), minutes=int(minutes))
+    return -delta if sign == "-" else delta
 
 
 @dataclass
@@ -63,6 +85,9 @@ class TaskSchedule:
             label["cron"] = self.cron
             if self.cron_offset is not None:
                 label["cron_offset"] = self.cron_offset
+                if isinstance(self.cron_offset, str):
+                    # TaskIQ reads a string as a time zone name: "-03:00" goes as a timedelta.
+                    label["cron_offset"] = utc_offset(self.cron_offset) or self.cron_offset
         if self.interval is not None:
             label["interval"] = self.interval
         return label

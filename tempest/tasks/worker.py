@@ -23,8 +23,9 @@ QUEUE_ENVIRONMENT_VARIABLE = "TEMPEST_TASKS_QUEUE"
 def worker_broker() -> AsyncBroker:
     """The broker of one worker process, with every task bound and the database wired."""
     import tempest
+    from tempest.tasks.discovery import bind_all_discovered
     from tempest.tasks.imports import require
-    from tempest.tasks.project import bind_all_discovered, build_broker
+    from tempest.tasks.project import build_broker
 
     taskiq = require("taskiq")
     tempest.setup()

@@ -23,6 +23,9 @@ What it gives a project's tests:
   ``TEMPEST_TEST_TASKIQ_BROKER_URL``), a kicked task runs inside ``kiq()`` with
   ``db_session`` as its ``TaskSession``, and a task's error is raised by
   ``await tempest.tasks.wait_for_tasks()`` or, when the test does not wait, fails it.
+- Email stays in memory: ``EMAIL_BACKEND`` is ``memory`` whatever ``.env`` says, and the
+  ``mailoutbox`` fixture is the list of messages sent during the test (emptied before
+  each one), as pytest-django's: ``mailoutbox[0].subject``, ``.to``, ``.body``, ``.html``.
 - Message queues run in memory: inside ``client``, a project that uses queues has its
   subscribers on FastStream's ``TestRabbitBroker``, with ``db_session`` as their
   ``MessageSession``; nothing connects to RabbitMQ.
@@ -51,6 +54,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+    from tempest.mail.backends import SentEmail
 
 TEST_DATABASE_VARIABLE = "TEMPEST_TEST_DATABASE_URL"
 TEST_TASK_BROKER_VARIABLE = "TEMPEST_TEST_TASKIQ_BROKER_URL"
@@ -85,6 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from tempest.tasks.project import run_tasks_in_place
 
     run_tasks_in_place()
+    # No test sends real email: messages land in tempest.mail.outbox (`mailoutbox`).
+    os.environ["EMAIL_BACKEND"] = "memory"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -169,6 +176,26 @@ def _tempest_task_errors() -> Iterator[None]:
             "(use pytest.raises when the failure is expected).",
             pytrace=False,
         )
+
+
+@pytest.fixture(autouse=True)
+def _tempest_empty_outbox() -> None:
+    """Each test starts with an empty ``tempest.mail.outbox``."""
+    import tempest.mail
+
+    tempest.mail.outbox.clear()
+
+
+@pytest.fixture
+def mailoutbox() -> list[SentEmail]:
+    """The emails sent during this test, oldest first (``tempest.mail.outbox``).
+
+    Each is a :class:`~tempest.mail.SentEmail` with ``subject``, ``from_addr``, ``to``,
+    ``body``, ``html``, ``headers`` and the whole ``message``.
+    """
+    import tempest.mail
+
+    return tempest.mail.outbox
 
 
 @pytest.fixture
@@ -269,11 +296,11 @@ async def _create_database(url: str) -> None:
 
 def _build_schema(connection: Connection, url: str) -> None:
     """Apply every app's migrations, then create the tables of apps that have none."""
-    from tempest.db.migrations import Migrations
+    from tempest.core.management.migrating import project_migrations
     from tempest.db.migrations.executor import apply_plan, make_plan
     from tempest.db.models import BaseModel
 
-    migrations = Migrations.from_registry(url)
+    migrations = project_migrations(url)
     if any(app.revision_files() for app in migrations.apps.values()):
         plan = make_plan(migrations, connection)
         apply_plan(migrations, connection, plan, allow_destructive=True)

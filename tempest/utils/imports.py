@@ -1,11 +1,18 @@
-"""Importing objects named by dotted paths in settings."""
+"""Importing objects named by dotted paths in settings, and lazy package attributes.
+
+:func:`lazy_attributes` is the PEP 562 helper tempest's packages use; apps (tempest's
+contrib apps included) use it from here, its public home.
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
 
+from tempest._lazy import lazy_attributes
 from tempest.exceptions.framework import ImproperlyConfigured
+
+__all__ = ["import_string", "lazy_attributes"]
 
 
 def import_string(dotted_path: str, setting: str) -> Any:

@@ -351,6 +351,14 @@ class _MemoryEntry:
         self.expires_at = 0.0
 
 
+def _lock_out(entry: _MemoryEntry, now: float, lock_seconds: float) -> float:
+    """Lock the entry for ``lock_seconds``, forgetting its failures; the lock left."""
+    entry.failures.clear()
+    entry.locked_until = now + lock_seconds
+    entry.expires_at = entry.locked_until
+    return float(lock_seconds)
+
+
 class MemoryThrottleBackend:
     """Keep the counts in this process: for tests and single-process services.
 
@@ -407,23 +415,14 @@ class MemoryThrottleBackend:
         """
         with self._lock:
             now = self._clock()
-            self._writes += 1
-            if self._writes % self._SWEEP_EVERY == 0:
-                self._sweep(now)
-            entry = self._entries.setdefault(key, _MemoryEntry())
+            entry = self._entry_to_write(key, now, window_seconds)
             if entry.locked_until > now:
                 return ThrottleState(0, entry.locked_until - now)
-            failures = entry.failures
-            while failures and failures[0][0] <= now - window_seconds:
-                failures.popleft()
-            failures.append((now, ""))
-            if len(failures) >= max_attempts:
-                failures.clear()
-                entry.locked_until = now + lock_seconds
-                entry.expires_at = entry.locked_until
-                return ThrottleState(0, float(lock_seconds))
+            entry.failures.append((now, ""))
+            if len(entry.failures) >= max_attempts:
+                return ThrottleState(0, _lock_out(entry, now, lock_seconds))
             entry.expires_at = now + window_seconds
-            return ThrottleState(len(failures), 0.0)
+            return ThrottleState(len(entry.failures), 0.0)
 
     async def attempt(
         self,
@@ -448,23 +447,14 @@ class MemoryThrottleBackend:
         """
         with self._lock:
             now = self._clock()
-            self._writes += 1
-            if self._writes % self._SWEEP_EVERY == 0:
-                self._sweep(now)
-            entry = self._entries.setdefault(key, _MemoryEntry())
+            entry = self._entry_to_write(key, now, window_seconds)
             if entry.locked_until > now:
                 return AttemptState(False, 0, entry.locked_until - now)
-            attempts = entry.failures
-            while attempts and attempts[0][0] <= now - window_seconds:
-                attempts.popleft()
-            if len(attempts) >= max_attempts:
-                attempts.clear()
-                entry.locked_until = now + lock_seconds
-                entry.expires_at = entry.locked_until
-                return AttemptState(False, 0, float(lock_seconds))
-            attempts.append((now, attempt_id))
+            if len(entry.failures) >= max_attempts:
+                return AttemptState(False, 0, _lock_out(entry, now, lock_seconds))
+            entry.failures.append((now, attempt_id))
             entry.expires_at = now + window_seconds
-            return AttemptState(True, len(attempts), 0.0)
+            return AttemptState(True, len(entry.failures), 0.0)
 
     async def release(self, key: str, attempt_id: str) -> None:
         """Forget one attempt (see :meth:`ThrottleBackend.release`).
@@ -490,6 +480,20 @@ class MemoryThrottleBackend:
         """
         with self._lock:
             self._entries.pop(key, None)
+
+    def _entry_to_write(self, key: str, now: float, window_seconds: float) -> _MemoryEntry:
+        """The entry of ``key`` (made if new) without the failures older than the window.
+
+        Called with the lock held; every ``_SWEEP_EVERY`` writes, expired keys go first.
+        """
+        self._writes += 1
+        if self._writes % self._SWEEP_EVERY == 0:
+            self._sweep(now)
+        entry = self._entries.setdefault(key, _MemoryEntry())
+        failures = entry.failures
+        while failures and failures[0][0] <= now - window_seconds:
+            failures.popleft()
+        return entry
 
     def _sweep(self, now: float) -> None:
         """Drop keys whose failures and lock have all expired, so memory stays bounded."""

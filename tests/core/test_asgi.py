@@ -198,3 +198,154 @@ async def test_readiness_checks_the_database(build: Build) -> None:
         response = await http.get("/health/readiness")
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok"}
+
+
+NESTED_ROUTERS = """
+from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.responses import Response
+
+from tempest.exceptions import ForbiddenException
+
+
+def needs_key(x_key: str = Header(default="")) -> None:
+    if x_key != "open":
+        raise ForbiddenException("Key required", code="KEY_REQUIRED")
+
+
+inner = APIRouter(
+    tags=["inner"],
+    responses={418: {"description": "Teapot"}},
+    max_body_size=16,
+    default_response_class=JSONResponse,
+)
+
+
+@inner.get("/item/{item_id}", name="item-detail")
+async def item(item_id: int, request: Request) -> dict[str, object]:
+    return {"id": item_id, "url": str(request.url_for("item-detail", item_id=item_id))}
+
+
+@inner.post("/echo")
+async def echo(text: str = Body(embed=True)) -> dict[str, str]:
+    return {"text": text}
+
+
+async def plain(request: Request) -> Response:
+    return PlainTextResponse("plain")
+
+
+router = APIRouter(default_response_class=PlainTextResponse)
+router.include_router(inner, prefix="/inner", dependencies=[Depends(needs_key)])
+router.add_route("/plain", plain, methods=["GET"], name="plain")
+
+
+@router.get("/text")
+async def text() -> str:
+    return "text"
+"""
+
+
+@pytest.mark.anyio
+async def test_app_routers_are_mounted_flat_with_what_inclusion_gives(build: Build) -> None:
+    """App routers land in the app's own route table (no lazy inclusion to walk per
+    request), keeping what FastAPI's inclusion resolves: prefixes, dependencies, tags,
+    responses, the default response class, body limits, route names for url_for."""
+    from fastapi import routing as fastapi_routing
+
+    app = build(NESTED_ROUTERS)
+    label = apps.get_app_configs()[0].label
+    included = getattr(fastapi_routing, "_IncludedRouter", ())
+    assert not [route for route in app.router.routes if isinstance(route, included)]
+    paths = [getattr(route, "path", None) for route in app.router.routes]
+    assert f"/api/{label}/inner/item/{{item_id}}" in paths
+    assert paths.index(f"/api/{label}/text") < paths.index("/health/liveness")
+    async with client(app) as http:
+        refused = await http.get(f"/api/{label}/inner/item/3")
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "KEY_REQUIRED"
+        found = await http.get(f"/api/{label}/inner/item/3", headers={"X-Key": "open"})
+        assert found.json() == {"id": 3, "url": f"http://test/api/{label}/inner/item/3"}
+        url = f"/api/{label}/inner/echo"
+        short = await http.post(url, json={"text": "ok"}, headers={"X-Key": "open"})
+        assert short.json() == {"text": "ok"}
+        long = await http.post(url, json={"text": "x" * 20}, headers={"X-Key": "open"})
+        assert long.status_code == 413
+        text = await http.get(f"/api/{label}/text")
+        assert text.headers["content-type"].startswith("text/plain") and text.text == "text"
+        assert (await http.get(f"/api/{label}/plain")).text == "plain"
+        operation = (await http.get("/openapi.json")).json()["paths"][
+            f"/api/{label}/inner/item/{{item_id}}"
+        ]["get"]
+    assert operation["tags"] == [label, "inner"]
+    assert "418" in operation["responses"]
+    assert app.url_path_for("item-detail", item_id=5) == f"/api/{label}/inner/item/5"
+
+
+TELEMETRY_SCRIPT = """
+import sys
+from opentelemetry import trace
+from starlette.testclient import TestClient
+from tempest.conf import Settings, settings
+from tempest.core.asgi import get_asgi_application
+
+spans = []
+lookups = []
+
+
+class Tracer(trace.NoOpTracer):
+    def start_span(self, name, *args, **kwargs):
+        spans.append(name)
+        return super().start_span(name, *args, **kwargs)
+
+
+class Provider(trace.TracerProvider):
+    def get_tracer(self, *args, **kwargs):
+        return Tracer()
+
+
+lookup = trace.get_tracer_provider
+trace.get_tracer_provider = lambda: lookups.append(1) or lookup()
+when = sys.argv[1]
+settings.configure(Settings(INSTALLED_APPS=[], DATABASE_URL=sys.argv[2], ALLOWED_HOSTS=["*"]))
+if when == "before":
+    trace.set_tracer_provider(Provider())
+app = get_asgi_application()
+if when == "after":
+    trace.set_tracer_provider(Provider())
+with TestClient(app) as http:
+    lookups.clear()  # start-up looks once; requests must not
+    for _ in range(3):
+        assert http.get("/health/liveness").status_code == 200
+print(len(spans), len(lookups))
+"""
+
+
+@pytest.mark.parametrize(
+    ("when", "traced"),
+    [("never", False), ("before", True), ("after", True)],
+)
+def test_telemetry_costs_nothing_until_a_provider_is_configured(
+    tmp_path: Path, when: str, traced: bool
+) -> None:
+    """With no OpenTelemetry provider, requests skip FastAPI's per-request provider
+    lookups; one configured before the build, or after it but before start-up, still
+    gets FastAPI's request spans."""
+    import subprocess
+    import sys
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "-c", TELEMETRY_SCRIPT, when, url],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    spans, lookups = map(int, result.stdout.split()[-2:])
+    if traced:
+        assert spans >= 3
+    else:
+        assert (spans, lookups) == (0, 0)

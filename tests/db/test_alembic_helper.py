@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import re
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from sqlalchemy.pool import NullPool
 from tempest.db import AlembicHelper, DestructiveMigrationError, MigrationError
 from tests.conftest import service_url
 from tests.helpers import PYTHON, REPO, clean_env
+from tests.services import scratch_database
 
 MODELS = """\
 from sqlalchemy import String
@@ -89,24 +91,7 @@ class Project:
         return asyncio.run(run())
 
 
-async def _recreate_database(server_url: str, name: str) -> str:
-    import asyncpg
-
-    connection = await asyncpg.connect(server_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _make_project(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    if backend == "postgresql":
-        server = service_url("TEMPEST_TEST_DATABASE_URL")
-        url = asyncio.run(_recreate_database(server, "tempest_alembic_helper_test"))
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}"
+def _make_project(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setattr(sys, "dont_write_bytecode", True)  # rewritten models must be re-read
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -119,16 +104,25 @@ def _make_project(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def project(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Project]:
-    """A project on SQLite, then on a fresh PostgreSQL database."""
-    made = _make_project(str(request.param), tmp_path, monkeypatch)
-    yield made
-    sys.modules.pop(made.module, None)
+    """A project on SQLite, then on a fresh PostgreSQL database (dropped afterwards)."""
+    if request.param == "sqlite":
+        made = _make_project(
+            f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}", tmp_path, monkeypatch
+        )
+        yield made
+        sys.modules.pop(made.module, None)
+        return
+    server = service_url("TEMPEST_TEST_DATABASE_URL")
+    with scratch_database(server, f"tempest_alembic_helper_test_{os.getpid()}") as url:
+        made = _make_project(url, tmp_path, monkeypatch)
+        yield made
+        sys.modules.pop(made.module, None)
 
 
 @pytest.fixture
 def sqlite_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     """A project on SQLite, for what does not depend on the database."""
-    made = _make_project("sqlite", tmp_path, monkeypatch)
+    made = _make_project(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}", tmp_path, monkeypatch)
     yield made
     sys.modules.pop(made.module, None)
 

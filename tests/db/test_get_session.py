@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import HTTPConnection
 
 from tempest.api import register_exception_handlers
-from tempest.db import AsyncDatabaseManager, BaseModel, get_session
+from tempest.db import AsyncDatabaseManager, BaseModel, atomic, get_session
 from tempest.exceptions import ConflictException
 
 pytestmark = pytest.mark.anyio
@@ -82,3 +82,29 @@ async def test_pending_changes_are_discarded_when_the_endpoint_raises(
 async def test_outside_a_route_it_says_how_to_get_a_session() -> None:
     with pytest.raises(RuntimeError, match=r"Depends\(get_session\).*request_session\(\)"):
         await get_session(HTTPConnection({"type": "http", "headers": []}))
+
+
+async def test_a_failed_inner_atomic_block_in_a_route_rolls_back_only_its_writes(
+    database: AsyncDatabaseManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tempest.db.session._database", database)
+    api = FastAPI()
+
+    @api.post("/two")
+    async def add_two(session: Session) -> dict[str, Any]:
+        async with atomic(session):
+            session.add(Note(text="outer"))
+            await session.flush()
+            try:
+                async with atomic(session):
+                    session.add(Note(text="inner"))
+                    await session.flush()
+                    raise ValueError("inner fails")
+            except ValueError:
+                pass
+        return {"ok": True}
+
+    async with client(api) as http:
+        assert (await http.post("/two")).json() == {"ok": True}
+    async with database.request_session() as session:
+        assert (await session.scalars(select(Note.text))).all() == ["outer"]

@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import DateTime, Table, Uuid
+from sqlalchemy import Table, Uuid
 
 from tempest.db import AsyncDatabaseManager, BaseRepository
+from tempest.db.types import UTCDateTime
 from tests.db.repository.models import RepoDocument
 
 pytestmark = pytest.mark.anyio
@@ -20,7 +21,7 @@ def test_the_columns() -> None:
     for name in ("created_by", "updated_by"):
         assert isinstance(table.c[name].type, Uuid) and table.c[name].nullable
     deleted_at = table.c["deleted_at"]
-    assert isinstance(deleted_at.type, DateTime) and deleted_at.type.timezone
+    assert isinstance(deleted_at.type, UTCDateTime) and deleted_at.type.timezone
     assert deleted_at.nullable
     assert list(table.c.keys())[:4] == ["id", "is_active", "created_at", "updated_at"]
 

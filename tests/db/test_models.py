@@ -2,11 +2,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import DateTime, ForeignKey, String, Table, Uuid, insert, select
+from sqlalchemy import ForeignKey, String, Table, Uuid, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tempest.db import NAMING_CONVENTION, AsyncDatabaseManager, BaseModel
 from tempest.db.models import default_table_name
+from tempest.db.types import UTCDateTime
 from tempest.exceptions import ImproperlyConfigured
 
 
@@ -71,7 +72,7 @@ def test_common_columns_come_first() -> None:
     assert table.c.id.primary_key
     for name in ("created_at", "updated_at"):
         column_type = table.c[name].type
-        assert isinstance(column_type, DateTime)
+        assert isinstance(column_type, UTCDateTime)
         assert column_type.timezone
         assert table.c[name].server_default is not None
     assert table.c.is_active.server_default is not None

@@ -145,3 +145,78 @@ async def test_a_failed_commit_rolls_back_and_leaves_the_session_usable(
         async with atomic(session):
             session.add(Ledger(name="next"))
     assert await count(database) == 2
+
+
+async def names(manager: AsyncDatabaseManager) -> list[str]:
+    async with manager.request_session() as session:
+        return sorted((await session.scalars(select(Ledger.name))).all())
+
+
+async def test_a_failed_inner_block_rolls_back_to_its_savepoint(
+    database: AsyncDatabaseManager,
+) -> None:
+    async with database.request_session() as session, atomic(session):
+        session.add(Ledger(name="outer"))
+        await session.flush()
+        with pytest.raises(RuntimeError, match="inner fails"):
+            async with atomic(session):
+                session.add(Ledger(name="inner"))
+                await session.flush()
+                raise RuntimeError("inner fails")
+        assert in_atomic_block(session)
+        session.add(Ledger(name="after"))  # the outer block goes on
+    assert await names(database) == ["after", "outer"]
+
+
+async def test_savepoints_nest_twice(database: AsyncDatabaseManager) -> None:
+    async with database.request_session() as session, atomic(session):
+        session.add(Ledger(name="one"))
+        async with atomic(session):
+            session.add(Ledger(name="two"))
+            with pytest.raises(RuntimeError):
+                async with atomic(session):
+                    session.add(Ledger(name="three"))
+                    await session.flush()
+                    raise RuntimeError("innermost fails")
+            session.add(Ledger(name="four"))
+    assert await names(database) == ["four", "one", "two"]
+
+
+async def test_a_successful_inner_block_is_undone_when_the_outer_one_fails(
+    database: AsyncDatabaseManager,
+) -> None:
+    # The inner block starts before the outer one wrote anything: on SQLite its SAVEPOINT
+    # must not become the transaction (whose RELEASE would commit).
+    async with database.request_session() as session:
+        with pytest.raises(RuntimeError, match="outer fails"):
+            async with atomic(session):
+                async with atomic(session):
+                    session.add(Ledger(name="inner"))
+                    await session.flush()
+                session.add(Ledger(name="outer"))
+                await session.flush()
+                raise RuntimeError("outer fails")
+    assert await names(database) == []
+
+
+async def test_a_durable_block_refuses_to_nest(database: AsyncDatabaseManager) -> None:
+    async with database.request_session() as session:
+        with pytest.raises(RuntimeError, match="durable"):
+            async with atomic(session):
+                session.add(Ledger(name="outer"))
+                async with atomic(session, durable=True):
+                    session.add(Ledger(name="never"))
+        async with atomic(session, durable=True):  # outermost: allowed
+            session.add(Ledger(name="durable"))
+    assert await names(database) == ["durable"]
+
+
+async def test_savepoint_false_joins_the_outer_block(database: AsyncDatabaseManager) -> None:
+    async with database.request_session() as session, atomic(session):
+        session.add(Ledger(name="outer"))
+        with pytest.raises(RuntimeError):
+            async with atomic(session, savepoint=False):
+                session.add(Ledger(name="joined"))
+                await session.flush()
+                raise RuntimeError("not undone: there is no savepoint")
+    assert await names(database) == ["joined", "outer"]

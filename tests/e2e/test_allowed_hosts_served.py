@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, clean_env, free_port, wait_for_http
+from tests.helpers import serve_project
 
 pytestmark = pytest.mark.e2e
 
@@ -24,26 +23,11 @@ SITE = "shop.acme-store.com"
 @pytest.fixture(scope="module")
 def served(shared_project: Path) -> Iterator[int]:
     """``manage.py serve`` (DEBUG off) answering only ``shop.acme-store.com``; its port."""
-    port = free_port()
-    env = clean_env(DEBUG="false", ALLOWED_HOSTS=f'["{SITE}"]', SITE_URL=f"https://{SITE}")
-    process = subprocess.Popen(
-        [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=shared_project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        # The probe answers whatever the Host (here 127.0.0.1:port, as a load balancer's).
-        wait_for_http(f"http://127.0.0.1:{port}/health/liveness")
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    # The liveness probe that serve_project waits for answers whatever the Host (here
+    # 127.0.0.1:port, as a load balancer's).
+    settings = {"DEBUG": "false", "ALLOWED_HOSTS": f'["{SITE}"]', "SITE_URL": f"https://{SITE}"}
+    with serve_project(shared_project, "serve", env=settings) as (base, _):
+        yield int(base.rsplit(":", 1)[1])
 
 
 def request(port: int, head: bytes) -> tuple[int, bytes]:

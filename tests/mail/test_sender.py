@@ -204,14 +204,16 @@ async def test_send_refuses_malformed_messages_before_connecting(
     assert smtp.messages == []
 
 
-async def test_connection_refused_is_one_line_naming_the_server() -> None:
+async def test_connection_refused_is_one_line_naming_the_server_and_settings() -> None:
     port = free_port()  # closed again: nothing listens there
     mailer = EmailUtils(HOST, port, from_addr=SENDER, username="mailer", password="hunter2-secret")
     with pytest.raises(EmailError) as caught:
         await mailer.send("ana@shop.test", "Hi", "Hello")
     message = str(caught.value)
-    assert message.startswith(f"could not send email through SMTP server {HOST}:{port}: ")
-    assert "cannot connect" in message
+    assert message == (
+        f"could not send email through SMTP at {HOST}:{port} (connection refused): "
+        "check SMTP_HOST/SMTP_PORT, or set EMAIL_BACKEND=console for development"
+    )
     assert "\n" not in message
     assert "hunter2-secret" not in message
     assert (caught.value.host, caught.value.port) == (HOST, port)
@@ -223,13 +225,15 @@ async def test_a_server_that_never_answers_times_out() -> None:
         silent.listen()
         port = silent.getsockname()[1]
         mailer = EmailUtils(HOST, port, from_addr=SENDER, use_starttls=False, timeout=0.5)
-        with pytest.raises(EmailError, match=rf"{HOST}:{port}: no answer within 0.5 seconds$"):
+        expected = rf"{HOST}:{port} \(no answer within 0.5 seconds\): check SMTP_HOST/SMTP_PORT"
+        with pytest.raises(EmailError, match=expected):
             await mailer.send("ana@shop.test", "Hi", "Hello")
 
 
 async def test_starttls_is_required_by_default(smtp: SMTPServer) -> None:
     mailer = EmailUtils(smtp.host, smtp.port, from_addr=SENDER)
-    with pytest.raises(EmailError, match=rf"{HOST}:{smtp.port}: .*STARTTLS"):
+    expected = rf"{HOST}:{smtp.port} \(.*STARTTLS.*\): check SMTP_USE_TLS/SMTP_USE_SSL"
+    with pytest.raises(EmailError, match=expected):
         await mailer.send("ana@shop.test", "Hi", "Hello")
     assert smtp.messages == []
 
@@ -241,7 +245,8 @@ async def test_a_refused_login_names_the_user_but_not_the_password(
     with pytest.raises(EmailError) as caught:
         await mailer.send("ana@shop.test", "Hi", "Hello")
     message = str(caught.value)
-    assert f"{HOST}:{smtp_with_login.port}: login as 'mailer' refused (535" in message
+    assert f"{HOST}:{smtp_with_login.port} (login as 'mailer' refused: 535" in message
+    assert message.endswith("): check SMTP_USERNAME/SMTP_PASSWORD")
     assert "wrong-password" not in message
     assert "\n" not in message
     assert smtp_with_login.messages == []

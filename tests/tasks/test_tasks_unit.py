@@ -78,7 +78,7 @@ def test_periodic_validates_its_arguments() -> None:
         periodic(cron="* * * * *", interval=5)
     with pytest.raises(ValueError, match="at least 1 second"):
         periodic(interval=timedelta(milliseconds=500))
-    with pytest.raises(ValueError, match="needs 5 fields"):
+    with pytest.raises(ValueError, match="it has 3 field"):
         periodic(cron="*/5 * *")
     with pytest.raises(ValueError, match="cron_offset only applies"):
         periodic(interval=5, cron_offset="-03:00")
@@ -94,7 +94,8 @@ def test_periodic_task_is_a_task_with_schedule_labels(cleanup: list[str]) -> Non
     cleanup.append(digest.task_name)
     labels = digest.taskiq_labels()
     assert labels["schedule"] == [
-        {"args": [], "kwargs": {}, "cron": "0 9 * * MON-FRI", "cron_offset": "-03:00"},
+        # TaskIQ reads a string offset as a zone name: "-03:00" goes as a timedelta.
+        {"args": [], "kwargs": {}, "cron": "0 9 * * MON-FRI", "cron_offset": timedelta(hours=-3)},
         {"args": [], "kwargs": {}, "interval": 30},
     ]
     assert [s.describe() for s in digest.schedules] == [

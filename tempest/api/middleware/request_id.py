@@ -7,7 +7,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tempest.core.context import request_id_ctx
+from tempest.utils.context import request_id_ctx
 
 __all__ = ["RequestIDMiddleware"]
 

@@ -12,10 +12,10 @@ templates are loaded when the application is built.
 
 from typing import TYPE_CHECKING, Any
 
-from tempest._lazy import lazy_attributes
 from tempest.contrib.admin.options import AdminModel
 from tempest.contrib.admin.sites import AdminSite, register, site
 from tempest.contrib.admin.theme import AdminTheme
+from tempest.utils.imports import lazy_attributes
 
 if TYPE_CHECKING:
     from tempest.contrib.admin.backends import (

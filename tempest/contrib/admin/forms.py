@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
+from sqlalchemy.types import TypeDecorator
 
 from tempest.contrib.admin.options import AdminModel
 
@@ -151,8 +152,14 @@ def parse_form(
     return values, errors
 
 
+def _storage_type(column: Column[Any]) -> Any:
+    # A TypeDecorator (UTCDateTime) is edited as the type it decorates.
+    column_type = column.type
+    return column_type.impl_instance if isinstance(column_type, TypeDecorator) else column_type
+
+
 def _convert(item: FormField, text: str) -> Any:
-    column_type = item.column.type
+    column_type = _storage_type(item.column)
     if item.widget == "fk":
         return _fk_value(item, text)
     if isinstance(column_type, Enum) and column_type.enum_class is not None:
@@ -192,7 +199,7 @@ def _convert(item: FormField, text: str) -> Any:
 
 
 def _widget(column: Column[Any]) -> tuple[str, dict[str, Any]]:
-    column_type = column.type
+    column_type = _storage_type(column)
     if isinstance(column_type, Enum):
         names = (
             list(column_type.enum_class.__members__)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import desc_op
 
-from tempest.db.repository.columns import model_columns
+from tempest.db import model_columns
 
 __all__ = ["AUTO_FIELDS", "AdminModel", "FieldRef"]
 

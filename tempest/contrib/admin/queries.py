@@ -22,10 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, lazyload, load_only
 
 from tempest.contrib.admin.options import AdminModel
-from tempest.db.repository.counting import estimated_rows
-from tempest.db.repository.filters import escape_like
-from tempest.db.repository.keyset import check_cursor_column, cursor_payload, resume_after
-from tempest.db.repository.ordering import Ordering
+from tempest.db import (
+    Ordering,
+    check_cursor_column,
+    cursor_payload,
+    escape_like,
+    estimated_rows,
+    resume_after,
+)
 from tempest.exceptions import ValidationException
 
 __all__ = [
@@ -122,7 +126,7 @@ def label_column(model: type[Any], admin_model: AdminModel | None) -> Any:
     The first text column among the registration's ``search_fields``, else a column
     called name, title, label, email, username, slug or code, else the primary key.
     """
-    from tempest.db.repository.columns import model_columns
+    from tempest.db import model_columns
 
     columns = model_columns(model)
     candidates = list(admin_model.search_field_names) if admin_model else []
@@ -162,7 +166,7 @@ def parse_filters(admin_model: AdminModel, params: Mapping[str, str]) -> dict[st
         ValidationException: A filter on a column not in ``list_filter``, or a value
             that does not fit the column.
     """
-    from tempest.db.repository.values import coerce_value
+    from tempest.db import coerce_value
 
     result: dict[str, Any] = {}
     for key, raw in params.items():

@@ -59,9 +59,7 @@ from tempest.contrib.admin.sessions import (
 )
 from tempest.contrib.admin.sites import AdminSite
 from tempest.contrib.auth.throttling import SignInThrottle, mfa_key
-from tempest.db import atomic
-from tempest.db.repository.filters import escape_like
-from tempest.db.repository.ordering import Ordering
+from tempest.db import Ordering, atomic, escape_like
 from tempest.exceptions import ValidationException
 from tempest.utils.client_ip import IPNetwork, get_client_ip_from_scope
 from tempest.utils.throttle import ThrottleUnavailableError
@@ -554,7 +552,7 @@ class AdminViews:
     # -- helpers ----------------------------------------------------------------------------
 
     def _prepare(self, admin: AdminModel) -> _ModelInfo:
-        from tempest.db.repository.keyset import check_cursor_column
+        from tempest.db import check_cursor_column
 
         fields = form_fields(admin)
         fk_targets: dict[str, tuple[type[Any], Any, str]] = {}

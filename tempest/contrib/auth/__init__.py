@@ -8,8 +8,8 @@ imported on first use.
 
 from typing import TYPE_CHECKING, Any
 
-from tempest._lazy import lazy_attributes
 from tempest.contrib.auth.users import get_user_model
+from tempest.utils.imports import lazy_attributes
 
 if TYPE_CHECKING:
     from tempest.contrib.auth.password_validation import validate_password

@@ -20,12 +20,13 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Uuid, false
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from tempest.core.enums import BaseStrEnum
 from tempest.db.models import BaseModel
+from tempest.db.types import UTCDateTime
 from tempest.utils import utcnow
+from tempest.utils.enums import BaseStrEnum
 
 if TYPE_CHECKING:
     from tempest.utils.passwords import PasswordUtils
@@ -92,7 +93,7 @@ class BaseUserModel(BaseModel):
         Boolean, default=False, server_default=false(), nullable=False
     )
     last_login_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None, nullable=True
+        UTCDateTime(), default=None, nullable=True
     )
     session_version: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", nullable=False
@@ -181,10 +182,8 @@ class UserTokenPurpose(BaseStrEnum):
 
 
 class _ExpiringMixin:
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None, nullable=True
-    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, nullable=True)
 
     @property
     def is_expired(self) -> bool:
@@ -221,9 +220,7 @@ class BaseUserRecoveryCodeModel(BaseModel):
     __abstract__ = True
 
     code_hash: Mapped[str] = mapped_column(String(128), index=True)
-    used_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None, nullable=True
-    )
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, nullable=True)
 
 
 class BaseUserRefreshTokenModel(_ExpiringMixin, BaseModel):
@@ -240,9 +237,7 @@ class BaseUserRefreshTokenModel(_ExpiringMixin, BaseModel):
 
     token_hash: Mapped[str] = mapped_column(String(128), unique=True, index=True)
     family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None, nullable=True
-    )
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, nullable=True)
     session_version: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", nullable=False
     )

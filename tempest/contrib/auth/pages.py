@@ -120,6 +120,12 @@ def _page(locale: str, title: str, body: str) -> str:
     )
 
 
+def _message_page(locale: str, key: str) -> str:
+    """A page that only says the text ``key`` (its title is the text ``{key}_title``)."""
+    texts = _texts(locale)
+    return _page(locale, texts[f"{key}_title"], f'<p id="message">{escape(texts[key])}</p>')
+
+
 def activation_page(locale: str, *, activated: bool) -> str:
     """The page an activation link opens.
 
@@ -130,9 +136,7 @@ def activation_page(locale: str, *, activated: bool) -> str:
     Returns:
         The HTML document.
     """
-    texts = _texts(locale)
-    key = "activated" if activated else "activation_failed"
-    return _page(locale, texts[f"{key}_title"], f'<p id="message">{escape(texts[key])}</p>')
+    return _message_page(locale, "activated" if activated else "activation_failed")
 
 
 def email_change_page(locale: str, *, changed: bool) -> str:
@@ -145,9 +149,7 @@ def email_change_page(locale: str, *, changed: bool) -> str:
     Returns:
         The HTML document.
     """
-    texts = _texts(locale)
-    key = "email_changed" if changed else "email_change_failed"
-    return _page(locale, texts[f"{key}_title"], f'<p id="message">{escape(texts[key])}</p>')
+    return _message_page(locale, "email_changed" if changed else "email_change_failed")
 
 
 def password_reset_page(locale: str, *, token: str | None, action: str) -> str:
@@ -161,13 +163,9 @@ def password_reset_page(locale: str, *, token: str | None, action: str) -> str:
     Returns:
         The HTML document.
     """
-    texts = _texts(locale)
     if not token:
-        return _page(
-            locale,
-            texts["reset_missing_title"],
-            f'<p id="message">{escape(texts["reset_missing"])}</p>',
-        )
+        return _message_page(locale, "reset_missing")
+    texts = _texts(locale)
     form = (
         f'<form id="reset" method="post" action="{escape(action)}" data-action="{escape(action)}" '
         f'data-token="{escape(token)}" data-mismatch="{escape(texts["mismatch"])}" '

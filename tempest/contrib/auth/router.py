@@ -7,7 +7,7 @@ The router holds no rules: each endpoint reads the request, calls
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at
 # runtime, and some name dependencies built inside make_auth_router.
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, Response, status
@@ -121,6 +121,38 @@ def _link(
     return lambda token: str(page_url().include_query_params(token=token))
 
 
+def _page(html: str, *, ok: bool) -> HTMLResponse:
+    """An emailed link's page: 200 when ``ok``, else 400; never cached (``PAGE_HEADERS``)."""
+    return HTMLResponse(html, status_code=200 if ok else 400, headers=PAGE_HEADERS)
+
+
+async def _token_page(
+    token: str | None,
+    action: Callable[[str], Awaitable[object]],
+    render: Callable[[bool], str],
+    *,
+    failures: tuple[type[Exception], ...] = (UnauthorizedException,),
+) -> HTMLResponse:
+    """Run an emailed link's token action and show whether it worked.
+
+    Args:
+        token: The link's token; a missing one fails like an invalid one.
+        action: Applies the token; raises one of ``failures`` when it cannot.
+        render: The page's HTML, given whether the action worked.
+        failures: The exceptions that mean the link is invalid, expired or used.
+
+    Returns:
+        The page, 200 when the action worked, else 400.
+    """
+    try:
+        if not token:
+            raise UnauthorizedException()
+        await action(token)
+    except failures:
+        return _page(render(False), ok=False)
+    return _page(render(True), ok=True)
+
+
 def make_auth_router(
     service: UserAuthService | None = None, *, tags: Sequence[str] = ("auth",)
 ) -> APIRouter:
@@ -209,15 +241,11 @@ def make_auth_router(
     ) -> HTMLResponse:
         """Activate the account and show the result, in the browser's language."""
         locale = _locale(auth, request)
-        try:
-            if not token:
-                raise UnauthorizedException()
-            await auth.activate(session, token)
-        except UnauthorizedException:
-            return HTMLResponse(
-                activation_page(locale, activated=False), status_code=400, headers=PAGE_HEADERS
-            )
-        return HTMLResponse(activation_page(locale, activated=True), headers=PAGE_HEADERS)
+        return await _token_page(
+            token,
+            lambda value: auth.activate(session, value),
+            lambda ok: activation_page(locale, activated=ok),
+        )
 
     @router.post(
         "/login",
@@ -337,7 +365,7 @@ def make_auth_router(
         page = password_reset_page(
             _locale(auth, request), token=token, action=str(request.url_for(_RESET_CONFIRM))
         )
-        return HTMLResponse(page, status_code=200 if token else 400, headers=PAGE_HEADERS)
+        return _page(page, ok=bool(token))
 
     @router.get(
         "/me",
@@ -493,14 +521,11 @@ def make_auth_router(
     ) -> HTMLResponse:
         """Apply the email change and show the result, in the browser's language."""
         locale = _locale(auth, request)
-        try:
-            if not token:
-                raise UnauthorizedException()
-            await auth.confirm_email_change(session, token)
-        except (UnauthorizedException, ConflictException):
-            return HTMLResponse(
-                email_change_page(locale, changed=False), status_code=400, headers=PAGE_HEADERS
-            )
-        return HTMLResponse(email_change_page(locale, changed=True), headers=PAGE_HEADERS)
+        return await _token_page(
+            token,
+            lambda value: auth.confirm_email_change(session, value),
+            lambda ok: email_change_page(locale, changed=ok),
+            failures=(UnauthorizedException, ConflictException),
+        )
 
     return router

@@ -12,10 +12,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from tempest.schemas import BaseSchema
-from tempest.utils.timezone import to_utc
 
 __all__ = [
     "ActivationResendSchema",
@@ -206,9 +205,3 @@ class UserResponseSchema(BaseSchema):
     mfa_enabled: bool = False
     last_login_at: datetime | None = None
     created_at: datetime
-
-    @field_validator("last_login_at", "created_at")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        # SQLite gives naive datetimes back: without a zone they are no RFC 3339 date-time.
-        return None if value is None else to_utc(value)

@@ -15,7 +15,7 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
@@ -95,6 +95,8 @@ _Model = TypeVar("_Model")
 _Built = TypeVar("_Built")
 
 _MAILER_SETTINGS = (
+    "EMAIL_BACKEND",
+    "DEBUG",
     "SMTP_HOST",
     "SMTP_PORT",
     "SMTP_USERNAME",
@@ -139,12 +141,6 @@ def _invalid_mfa_code() -> UnauthorizedException:
     return UnauthorizedException(
         "The code is wrong, expired or already used", code="INVALID_MFA_CODE"
     )
-
-
-def _as_aware(value: datetime) -> datetime:
-    if value.tzinfo is None:  # SQLite gives naive UTC back
-        return value.replace(tzinfo=utcnow().tzinfo)
-    return value
 
 
 _EMAILS: dict[UserTokenPurpose, tuple[str, str]] = {
@@ -990,9 +986,11 @@ class UserAuthService:
         template, path = _EMAILS[purpose]
 
         async def job() -> None:
-            from tempest.db import get_database
+            # work_session: in a project's tests it is the test's db_session (which holds
+            # the new user), so the email reaches `mailoutbox`.
+            from tempest.db.session import work_session
 
-            async with get_database().request_session() as session:
+            async with work_session() as session:
                 user = await self.get_user(session, user_id)
                 if user is None:
                     return
@@ -1033,7 +1031,6 @@ class UserAuthService:
         """
         self._check_new_password(password)
         hashed = await self._hash_password(password)
-        model = self.token_model
         async with atomic(session):
             row = await self._use_email_token(session, token, UserTokenPurpose.PASSWORD_RESET)
             user = await self.get_user(session, row.user_id)  # type: ignore[attr-defined]
@@ -1043,16 +1040,7 @@ class UserAuthService:
             self._check_new_password(password, user)
             await self._store_password(session, user, hashed)
             # Other reset links sent earlier die with this one.
-            await session.execute(
-                update(model)
-                .where(
-                    model.user_id == user.id,  # type: ignore[attr-defined]
-                    model.purpose == UserTokenPurpose.PASSWORD_RESET.value,
-                    model.used_at.is_(None),
-                )
-                .values(used_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            await self._use_up_email_tokens(session, user, UserTokenPurpose.PASSWORD_RESET)
         return user
 
     async def set_password(self, session: AsyncSession, user: BaseUserModel, password: str) -> None:
@@ -1119,6 +1107,22 @@ class UserAuthService:
         if getattr(claimed, "rowcount", 0) != 1:
             raise InvalidTokenException()
         return row
+
+    async def _use_up_email_tokens(
+        self, session: AsyncSession, user: BaseUserModel, purpose: UserTokenPurpose
+    ) -> None:
+        """Mark the user's unused ``purpose`` tokens used: links sent earlier die."""
+        model = self.token_model
+        await session.execute(
+            update(model)
+            .where(
+                model.user_id == user.id,  # type: ignore[attr-defined]
+                model.purpose == purpose.value,
+                model.used_at.is_(None),
+            )
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
     def _link(self, builder: LinkBuilder | None, path: str, token: str) -> str:
         if builder is not None:
@@ -1332,7 +1336,6 @@ class UserAuthService:
         jti, new_email = claims.get("jti"), claims.get("email")
         if not isinstance(jti, str) or not isinstance(new_email, str):
             raise InvalidTokenException()
-        model = self.token_model
         try:
             async with atomic(session):
                 row = await self._use_email_token(session, jti, UserTokenPurpose.EMAIL_CHANGE)
@@ -1342,16 +1345,7 @@ class UserAuthService:
                 if user.email != claims.get("old"):
                     raise InvalidTokenException()
                 user.email = new_email
-                await session.execute(
-                    update(model)
-                    .where(
-                        model.user_id == user.id,  # type: ignore[attr-defined]
-                        model.purpose == UserTokenPurpose.EMAIL_CHANGE.value,
-                        model.used_at.is_(None),
-                    )
-                    .values(used_at=utcnow())
-                    .execution_options(synchronize_session=False)
-                )
+                await self._use_up_email_tokens(session, user, UserTokenPurpose.EMAIL_CHANGE)
                 await session.flush()
         except IntegrityError:
             raise ConflictException(

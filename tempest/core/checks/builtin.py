@@ -75,6 +75,64 @@ def check_database_url(
     return []
 
 
+@register_check(Tags.database)
+def check_database_connection(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The driver is installed (tempest.E026) and the database answers (tempest.W025).
+
+    A server database gets one connection attempt of at most ``PROBE_TIMEOUT`` seconds; a
+    SQLite file is not opened, so checking never creates it.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from tempest.db.reachability import missing_driver_message
+
+    url = str(_settings().DATABASE_URL)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return []  # tempest.E002
+    if parsed.drivername != _ASYNC_DRIVERS.get(parsed.get_backend_name(), parsed.drivername):
+        return []  # tempest.E002
+    try:
+        create_async_engine(url).sync_engine.dispose()  # imports the driver, connects not
+    except ModuleNotFoundError as error:
+        missing = missing_driver_message(error, url)
+        if missing is None:
+            raise
+        return [Error(missing, obj="DATABASE_URL", id="tempest.E026")]
+    except Exception:  # a URL the dialect rejects: connecting would say the same
+        return []
+    if parsed.get_backend_name() == "sqlite":
+        return []
+    problem = _database_problem(url)
+    if problem is None:
+        return []
+    return [Warning(problem, obj="DATABASE_URL", id="tempest.W025")]
+
+
+def _database_problem(url: str) -> str | None:
+    """Why ``url`` cannot be reached, probed once per URL for a few seconds."""
+    import time
+
+    from tempest.db.reachability import PROBE_TIMEOUT, probe_database
+
+    now = time.monotonic()
+    cached = _PROBED.get(url)
+    if cached is not None and now - cached[0] < PROBE_TIMEOUT:
+        return cached[1]
+    problem = probe_database(url)
+    _PROBED[url] = (time.monotonic(), problem)
+    return problem
+
+
+_PROBED: dict[str, tuple[float, str | None]] = {}
+"""Recent probes, so the migrations check does not wait a second time for the same URL."""
+
+
 @register_check(Tags.settings, Tags.security)
 def check_secret_key(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """An empty SECRET_KEY is reported in development (tempest.W003)."""
@@ -298,6 +356,27 @@ def check_routers(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
     return messages
 
 
+@register_check(Tags.apps)
+def check_tasks(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every app's tasks module imports, its @periodic schedules valid (tempest.E030)."""
+    from tempest.apps import apps
+
+    messages: list[CheckMessage] = []
+    for config in app_configs if app_configs is not None else apps.get_app_configs():
+        try:
+            config.import_module("tasks")
+        except ImproperlyConfigured as error:
+            messages.append(
+                Error(
+                    str(error).splitlines()[0],
+                    hint="Fix the error in tasks.py.",
+                    obj=config.label,
+                    id="tempest.E030",
+                )
+            )
+    return messages
+
+
 @register_check(Tags.database, Tags.apps)
 def check_migrations(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """Migrations load, have one head per app, cover the models and are applied.
@@ -311,9 +390,10 @@ def check_migrations(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
 
     if not apps.ready:  # checks run on settings alone, outside a project
         return []
-    from tempest.db.migrations import MigrationError, Migrations
+    from tempest.core.management.migrating import project_migrations
+    from tempest.db.migrations import MigrationError
 
-    migrations = Migrations.from_registry()
+    migrations = project_migrations()
     labels = {config.label for config in app_configs} if app_configs else None
     try:
         script = migrations.script()
@@ -367,6 +447,8 @@ def _unapplied_migrations(migrations: Any, script: Any) -> int:
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     if on_disk and not Path(str(url.database)).exists():
         return all_revisions  # never migrated; do not create the file by looking
+    if url.get_backend_name() != "sqlite" and _database_problem(migrations.database_url):
+        return 0  # tempest.W025 says so, without waiting for the database twice
     try:
         heads = migrations.connect(migrations.current_heads)
     except Exception:  # unreachable or misconfigured: other checks report that

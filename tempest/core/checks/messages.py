@@ -24,7 +24,8 @@ class CheckMessage:
     """One finding of a system check.
 
     Attributes:
-        level: Severity; ERROR and above stop ``runserver``, ``serve`` and ``check``.
+        level: Severity; ERROR and above stop ``runserver``, ``serve``, ``migrate`` and
+            ``check``.
         msg: What is wrong.
         hint: How to fix it.
         obj: What the message is about (an app label, a setting, a model), for display.

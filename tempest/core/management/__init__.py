@@ -186,6 +186,12 @@ def _run(args: list[str], context: CommandContext) -> int:
 
         if isinstance(error, ImproperlyConfigured):
             return _report(error, context, str(error), 1)
+        if context.settings_module:
+            from tempest.db.reachability import database_error_message
+
+            database_problem = database_error_message(error)
+            if database_problem is not None:
+                return _report(error, context, database_problem, 1)
         message = f"{type(error).__name__}: {error} (run with --traceback to see where)"
         return _report(error, context, message, 1)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Table, inspect as sa_inspect
 from sqlalchemy.orm import Mapper
+from sqlalchemy.types import TypeDecorator
 
 from tempest.apps import AppConfig, apps
 from tempest.core.management.base import CommandError
@@ -325,7 +326,10 @@ def _type_name(python_type: Any) -> str:
 
 
 def _is_aware(column: Column[Any]) -> bool:
-    return isinstance(column.type, DateTime) and bool(column.type.timezone)
+    column_type = column.type
+    if isinstance(column_type, TypeDecorator):  # UTCDateTime
+        column_type = column_type.impl_instance
+    return isinstance(column_type, DateTime) and bool(column_type.timezone)
 
 
 def database_error_message(error: BaseException) -> str:

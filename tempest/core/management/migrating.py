@@ -12,11 +12,31 @@ if TYPE_CHECKING:
     from tempest.db.migrations import Migrations
 
 
-def project_migrations() -> Migrations:
-    """The migrations of the installed apps, on the project database."""
-    from tempest.db.migrations import Migrations
+def project_migrations(database_url: str | None = None) -> Migrations:
+    """The migrations of the installed apps, from the populated app registry and settings.
 
-    return Migrations.from_registry()
+    Args:
+        database_url: Use this database instead of ``settings.DATABASE_URL``.
+    """
+    from tempest.apps import apps
+    from tempest.conf import settings
+    from tempest.db.migrations import MigratedApp, Migrations
+    from tempest.db.models import BaseModel
+
+    migrated: list[MigratedApp] = []
+    for config in apps.get_app_configs():
+        app = MigratedApp(
+            label=config.label,
+            directory=config.migrations_path,
+            tables=frozenset(apps.get_table_names(config.label)),
+            ships_with_tempest=config.ships_with_tempest,
+        )
+        if app.tables or app.revision_files():
+            migrated.append(app)
+    installed = [config.label for config in apps.get_app_configs()]
+    return Migrations(
+        database_url or settings.DATABASE_URL, migrated, BaseModel.metadata, installed
+    )
 
 
 @contextmanager

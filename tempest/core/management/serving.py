@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from collections.abc import Collection
 
 from tempest.conf.environ import ENVIRONMENT_VARIABLE
 from tempest.core.management.base import CommandError, echo, get_context
@@ -12,20 +13,35 @@ from tempest.core.management.base import CommandError, echo, get_context
 _UVICORN_LOG_LEVELS = {0: "warning", 1: "info", 2: "debug", 3: "trace"}
 
 
-def run_checks_before_serving() -> None:
+def run_checks_before_serving(
+    action: str = "serving", ignore: Collection[str] = (), announce: bool = True
+) -> None:
     """Run the system checks, print the report and stop on errors.
+
+    ``runserver``, ``serve`` and ``migrate`` call it first (unless ``--skip-checks``).
+
+    Args:
+        action: What the checks come before, for the message (``serving``, ``migrating``).
+        ignore: Message ids not worth showing here (``migrate`` reports the state of the
+            migrations itself, in one line).
+        announce: Print "Performing system checks..." and a clean report at ``-v1``;
+            when False only ``-v2`` shows them (problems are always shown).
 
     Raises:
         CommandError: A check reported an error.
     """
-    from tempest.core.checks import run_system_checks
+    from tempest.core.checks import CheckReport, run_system_checks
 
-    echo("Performing system checks...")
+    quiet_level = 1 if announce else 2
+    echo("Performing system checks...", level=quiet_level)
     report = run_system_checks()
+    if ignore:
+        kept = [message for message in report.messages if message.id not in ignore]
+        report = CheckReport(kept, report.silenced)
     serious = report.serious()
-    echo(report.render(), level=0 if serious or report.messages else 1, err=bool(serious))
+    echo(report.render(), level=0 if report.messages else quiet_level, err=bool(serious))
     if serious:
-        raise CommandError(f"System check found {len(serious)} error(s); fix them before serving.")
+        raise CommandError(f"System check found {len(serious)} error(s); fix them before {action}.")
 
 
 def asgi_application_path() -> str:

@@ -72,7 +72,7 @@ def project_broker(queue_name: str | None = None) -> AsyncBroker:
 
 def discovered_tasks() -> list[TempestTask[Any, Any]]:
     """Every app's tasks, import errors turned into one-line CommandErrors."""
-    from tempest.tasks.project import discover_tasks
+    from tempest.tasks.discovery import discover_tasks
 
     try:
         return discover_tasks()

@@ -65,12 +65,18 @@ def render_item(type_: str, item: Any, autogen_context: Any) -> str | bool:
 
     ``BaseModel``'s ``server_default=func.now()`` and ``true()`` would otherwise be
     written as ``sa.text('(CURRENT_TIMESTAMP)')`` or ``sa.text('1')`` when the revision is
-    made on SQLite, and fail on PostgreSQL.
+    made on SQLite, and fail on PostgreSQL. :class:`~tempest.db.types.UTCDateTime`
+    columns are written as ``sa.DateTime(timezone=True)``.
     """
     from sqlalchemy.schema import DefaultClause
     from sqlalchemy.sql.elements import False_, True_
     from sqlalchemy.sql.functions import FunctionElement
 
+    from tempest.db.types import UTCDateTime
+
+    if type_ == "type" and isinstance(item, UTCDateTime):
+        # Revisions stay free of tempest imports: the database sees a plain timestamptz.
+        return "sa.DateTime(timezone=True)"
     if type_ != "server_default" or not isinstance(item, DefaultClause):
         return False
     argument = item.arg

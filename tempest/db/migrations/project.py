@@ -1,4 +1,4 @@
-"""A project's migrations: one Alembic branch per installed app, configured from the registry."""
+"""A project's migrations: one Alembic branch per installed app, and the state of a database."""
 
 from __future__ import annotations
 
@@ -69,35 +69,24 @@ class Migrations:
         database_url: The project's database (an async SQLAlchemy URL).
         apps: The apps that take part, in INSTALLED_APPS order.
         metadata: The models' metadata.
+        installed: The labels of every installed app, those without models or migrations
+            too (for error messages); defaults to the labels of ``apps``.
+
+    The project's instance, built from the app registry and settings, comes from
+    :func:`tempest.core.management.migrating.project_migrations`.
     """
 
-    def __init__(self, database_url: str, apps: Sequence[MigratedApp], metadata: MetaData) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        apps: Sequence[MigratedApp],
+        metadata: MetaData,
+        installed: Sequence[str] | None = None,
+    ) -> None:
         self.database_url = database_url
         self.apps = {app.label: app for app in apps}
         self.metadata = metadata
-
-    @classmethod
-    def from_registry(cls, database_url: str | None = None) -> Migrations:
-        """The project's migrations, from the populated app registry and settings.
-
-        Args:
-            database_url: Use this database instead of ``settings.DATABASE_URL``.
-        """
-        from tempest.apps import apps
-        from tempest.conf import settings
-        from tempest.db.models import BaseModel
-
-        migrated: list[MigratedApp] = []
-        for config in apps.get_app_configs():
-            app = MigratedApp(
-                label=config.label,
-                directory=config.migrations_path,
-                tables=frozenset(apps.get_table_names(config.label)),
-                ships_with_tempest=config.ships_with_tempest,
-            )
-            if app.tables or app.revision_files():
-                migrated.append(app)
-        return cls(database_url or settings.DATABASE_URL, migrated, BaseModel.metadata)
+        self.installed = list(self.apps) if installed is None else list(installed)
 
     # -- Alembic configuration -------------------------------------------------------------
 
@@ -154,9 +143,7 @@ class Migrations:
         try:
             return self.apps[label]
         except KeyError:
-            from tempest.apps import apps
-
-            installed = [config.label for config in apps.get_app_configs()]
+            installed = self.installed
             if label in installed:
                 raise MigrationError(f"App {label!r} has no models and no migrations.") from None
             raise MigrationError(

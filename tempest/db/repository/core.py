@@ -194,7 +194,7 @@ class RepositoryCore(Generic[ModelType]):
         """
         outermost = not in_atomic_block(self.session)
         try:
-            async with atomic(self.session) as session:
+            async with atomic(self.session, savepoint=False) as session:
                 yield session
         except IntegrityError as error:
             if outermost:  # atomic() may have failed saving earlier changes as it began

@@ -211,6 +211,30 @@ async def env(database_url: str, cheap_hashes: None) -> AsyncIterator[AdminEnv]:
         await db.disconnect()
 
 
+def operator_admin(env: AdminEnv, **options: Any) -> FastAPI:
+    """An app with only the main admin site on ``env``'s database, for the operators.
+
+    Args:
+        env: The module's admin environment (its database is used).
+        **options: More arguments of ``make_admin_router`` (a throttle, a session store).
+
+    Returns:
+        The app, with the admin at ``/admin`` and cookies that are not Secure.
+    """
+    app = FastAPI()
+    app.include_router(
+        make_admin_router(
+            main_site(),
+            db=env.db,
+            secret_key=SECRET,
+            cookie_secure=False,
+            auth_backend=UserModelAuthBackend(Operator),
+            **options,
+        )
+    )
+    return app
+
+
 def csrf_of(page: str) -> str:
     """The csrf_token of the first form of an HTML page."""
     found = _TOKEN.search(page)

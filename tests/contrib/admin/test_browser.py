@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.browser import playwright_calls
-from tests.helpers import PYTHON, clean_env, free_port, manage, tempest, wait_for_http
+from tests.helpers import manage, serve_project, tempest
 
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Dialog, Page, Response
@@ -132,31 +131,9 @@ def admin_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def admin_url(admin_project: Path) -> Iterator[str]:
     """The admin of the project, served by ``manage.py runserver`` on a free port."""
-    port = free_port()
-    process = subprocess.Popen(
-        [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=admin_project,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_http(f"{base}/health/liveness")
-        except AssertionError:
-            process.terminate()
-            output = process.communicate(timeout=15)[0]
-            raise AssertionError(f"runserver did not start:\n{output}") from None
+    # When it does not start, the error shows its output.
+    with serve_project(admin_project, "runserver", "--noreload", capture=True) as (base, _):
         yield f"{base}/admin"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class PageWatch:

@@ -8,7 +8,6 @@ the bcrypt and TOTP checks that really ran.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,8 +19,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from tempest.contrib.admin import UserModelAuthBackend, make_admin_router
-from tempest.utils.passwords import PasswordUtils
 from tempest.utils.throttle import (
     AttemptThrottle,
     MemoryThrottleBackend,
@@ -34,47 +31,17 @@ from tests.contrib.admin.conftest import (
     ADMIN,
     MFA_USER,
     PASSWORD,
-    SECRET,
     AdminClient,
     AdminEnv,
     csrf_of,
-    main_site,
+    operator_admin,
 )
 from tests.contrib.admin.models import Operator
+from tests.contrib.conftest import Checks
 
 pytestmark = pytest.mark.anyio
 
 MAX_ATTEMPTS = 5
-
-
-class Checks:
-    """The passwords and codes really checked (the real checks still run)."""
-
-    def __init__(self) -> None:
-        self.passwords: list[str] = []
-        self.codes: list[str] = []
-        self.lock = threading.Lock()
-
-
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> Checks:
-    seen = Checks()
-    verify_password = PasswordUtils.verify
-    verify_code = TOTPHelper.verify
-
-    def counted_password(self: PasswordUtils, password: str, hashed: str) -> bool:
-        with seen.lock:
-            seen.passwords.append(password)
-        return verify_password(self, password, hashed)
-
-    def counted_code(self: TOTPHelper, secret: str, code: str, **options: Any) -> int | None:
-        with seen.lock:
-            seen.codes.append(code)
-        return verify_code(self, secret, code, **options)
-
-    monkeypatch.setattr(PasswordUtils, "verify", counted_password)
-    monkeypatch.setattr(TOTPHelper, "verify", counted_code)
-    return seen
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -96,18 +63,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[ThrottleBacke
 
 def make_app(env: AdminEnv, backend: ThrottleBackend, max_attempts: int) -> FastAPI:
     """An admin with its own throttle on the module's database."""
-    app = FastAPI()
-    app.include_router(
-        make_admin_router(
-            main_site(),
-            db=env.db,
-            secret_key=SECRET,
-            cookie_secure=False,
-            auth_backend=UserModelAuthBackend(Operator),
-            throttle=AttemptThrottle(backend, max_attempts=max_attempts),
-        )
-    )
-    return app
+    return operator_admin(env, throttle=AttemptThrottle(backend, max_attempts=max_attempts))
 
 
 @pytest.fixture

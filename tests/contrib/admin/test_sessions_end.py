@@ -17,7 +17,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tempest.contrib.admin import UserModelAuthBackend, make_admin_router
 from tempest.contrib.admin.sessions import MemoryRevokedSessions, RedisRevokedSessions
 from tests.conftest import service_url
 from tests.contrib.admin.conftest import (
@@ -26,8 +25,8 @@ from tests.contrib.admin.conftest import (
     AdminClient,
     AdminEnv,
     csrf_of,
-    main_site,
     operator,
+    operator_admin,
 )
 from tests.contrib.admin.models import Operator
 from tests.helpers import free_port
@@ -216,21 +215,10 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 def _two_processes(env: AdminEnv, url: str) -> tuple[FastAPI, FastAPI]:
     """Two apps that share nothing but the database and the Redis store, like two workers."""
-    made = []
-    for _ in range(2):
-        app = FastAPI()
-        app.include_router(
-            make_admin_router(
-                main_site(),
-                db=env.db,
-                secret_key=SECRET,
-                cookie_secure=False,
-                auth_backend=UserModelAuthBackend(Operator),
-                revoked_sessions=RedisRevokedSessions(url),
-            )
-        )
-        made.append(app)
-    return made[0], made[1]
+    return (
+        operator_admin(env, revoked_sessions=RedisRevokedSessions(url)),
+        operator_admin(env, revoked_sessions=RedisRevokedSessions(url)),
+    )
 
 
 @pytest.fixture

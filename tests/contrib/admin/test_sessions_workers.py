@@ -5,7 +5,6 @@ fresh connections, which the two processes share between them."""
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 from html import unescape
 from pathlib import Path
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import service_url
-from tests.helpers import PYTHON, clean_env, free_port, run, wait_for_http
+from tests.helpers import PYTHON, clean_env, run, serve_project
 
 pytestmark = pytest.mark.e2e
 
@@ -38,36 +37,8 @@ def served(new_project: Callable[..., Path]) -> Iterator[str]:
     ):
         result = run([PYTHON, "manage.py", *args], root, env=clean_env(**env))
         assert result.returncode == 0, result.stderr
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            PYTHON,
-            "manage.py",
-            "serve",
-            "--workers",
-            "2",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=root,
-        env=clean_env(**env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{base}/health/liveness")
+    with serve_project(root, "serve", "--workers", "2", env=env) as (base, _):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_a_logged_out_cookie_is_refused_by_every_worker(served: str) -> None:

@@ -87,6 +87,7 @@ async def build(database_url: str, smtp: SMTPServer) -> AsyncIterator[Build]:
             "JWT_SECRET": secrets.token_urlsafe(48),
             "SECRET_KEY": secrets.token_urlsafe(48),
             "AUTH_PASSWORD_HASH_ROUNDS": 4,
+            "EMAIL_BACKEND": "smtp",  # these tests read what the SMTP server received
             "SMTP_HOST": smtp.host,
             "SMTP_PORT": smtp.port,
             "SMTP_USE_TLS": False,

@@ -4,6 +4,7 @@ on a new project (which installs tempest.contrib.auth), on SQLite and PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,9 +45,11 @@ def project(request: pytest.FixtureRequest, new_project: Callable[..., Path]) ->
     """A migrated new project; yields ``run(*args, input=None, **env)`` = manage.py."""
     root = new_project("shop")
     env = {"AUTH_PASSWORD_HASH_ROUNDS": "4"}
+    server_url = ""
+    database = f"tempest_auth_commands_test_{os.getpid()}"  # one per run: runs do not clash
     if request.param == "postgresql":
-        url = service_url("TEMPEST_TEST_DATABASE_URL")
-        env["DATABASE_URL"] = asyncio.run(_recreate_database(url, "tempest_auth_commands_test"))
+        server_url = service_url("TEMPEST_TEST_DATABASE_URL")
+        env["DATABASE_URL"] = asyncio.run(_recreate_database(server_url, database))
 
     def run(*args: str, input: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
         from tests.helpers import PYTHON, clean_env
@@ -64,6 +67,8 @@ def project(request: pytest.FixtureRequest, new_project: Callable[..., Path]) ->
     run.root = root  # type: ignore[attr-defined]
     ok(run("migrate"))
     yield run
+    if server_url:
+        asyncio.run(_recreate_database(server_url, database, create=False))
 
 
 def test_createsuperuser_asks_and_creates_an_administrator(project: Run) -> None:

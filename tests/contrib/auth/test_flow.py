@@ -246,6 +246,9 @@ async def test_login_gives_a_token_pair_and_me_returns_the_user(env: AuthEnv) ->
     assert me.status_code == 200
     assert me.json()["email"] == "ana@example.com"
     assert me.json()["last_login_at"] is not None
+    # Timestamps are UTC-aware on every backend (SQLite gives naive datetimes back).
+    assert me.json()["last_login_at"].endswith(("Z", "+00:00"))
+    assert me.json()["created_at"].endswith(("Z", "+00:00"))
 
     anonymous = await env.http.get(f"{AUTH}/me")
     assert anonymous.status_code == 401

@@ -14,7 +14,6 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,10 +22,9 @@ import httpx
 import pyotp
 import pytest
 
-from tempest.utils.passwords import PasswordUtils
-from tempest.utils.totp import TOTPHelper
 from tests.conftest import service_url
 from tests.contrib.auth.conftest import PASSWORD, AuthEnv, Build
+from tests.contrib.conftest import Checks
 from tests.helpers import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("restore_root_logging")]
@@ -34,43 +32,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("restore_root_logging")
 AUTH = "/api/auth"
 EMAIL = "ana@example.com"
 MAX_ATTEMPTS = 3
-
-
-class Checks:
-    """Records every password and TOTP code really checked (the real checks still run)."""
-
-    def __init__(self) -> None:
-        self.passwords: list[str] = []
-        self.codes: list[str] = []
-        self._lock = threading.Lock()
-
-    def password(self, value: str) -> None:
-        with self._lock:
-            self.passwords.append(value)
-
-    def code(self, value: str) -> None:
-        with self._lock:
-            self.codes.append(value)
-
-
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> Checks:
-    """Count the bcrypt and TOTP verifications that run, in the API and the admin alike."""
-    seen = Checks()
-    verify_password = PasswordUtils.verify
-    verify_code = TOTPHelper.verify
-
-    def counted_password(self: PasswordUtils, password: str, hashed: str) -> bool:
-        seen.password(password)
-        return verify_password(self, password, hashed)
-
-    def counted_code(self: TOTPHelper, secret: str, code: str, **options: Any) -> int | None:
-        seen.code(code)
-        return verify_code(self, secret, code, **options)
-
-    monkeypatch.setattr(PasswordUtils, "verify", counted_password)
-    monkeypatch.setattr(TOTPHelper, "verify", counted_code)
-    return seen
 
 
 @pytest.fixture(params=["memory", "redis"])

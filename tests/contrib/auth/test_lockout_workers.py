@@ -6,7 +6,6 @@ times."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import service_url
-from tests.helpers import PYTHON, clean_env, free_port, manage, wait_for_http
+from tests.helpers import manage, serve_project
 
 pytestmark = pytest.mark.e2e
 
@@ -55,26 +54,10 @@ def served(new_project: Callable[..., Path]) -> Iterator[str]:
     ):
         result = manage(root, *args, **env)  # type: ignore[arg-type]
         assert result.returncode == 0, result.stderr
-    port = free_port()
-    process = subprocess.Popen(
-        [*(PYTHON, "manage.py", "serve", "--workers", "2"), "--port", str(port)],
-        cwd=root,
-        env=clean_env(**env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{base}/health/liveness")
-        yield base
+        with serve_project(root, "serve", "--workers", "2", env=env) as (base, _):
+            yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         asyncio.run(_forget_attempts(redis_url))
 
 

@@ -34,7 +34,7 @@ from tests.helpers import manage, one_line_error, tempest, without_contrib_apps
 
 pytestmark = pytest.mark.e2e
 
-PG_DATABASE = "tempest_backup_test"
+PG_DATABASE = f"tempest_backup_test_{os.getpid()}"  # one per test run: parallel runs do not clash
 ORDERS = ["Coffee", "Tea"]
 
 RESET = """

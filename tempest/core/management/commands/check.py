@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from tempest.core.management.base import CommandError, get_context
+
+if TYPE_CHECKING:
+    from tempest.core.checks import CheckMessage
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -21,12 +27,19 @@ _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
     show_default=True,
     help="Exit non-zero when a message is at this level or above.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the messages as a JSON array of {id, level, message, hint, obj}.",
+)
 def command(
     app_labels: tuple[str, ...],
     deploy: bool,
     tags: tuple[str, ...],
     list_tags: bool,
     fail_level: str,
+    as_json: bool,
 ) -> None:
     """Run the system checks and report problems.
 
@@ -50,8 +63,22 @@ def command(
         raise CommandError(str(error.args[0])) from error
     report = run_system_checks(configs, tags or None, deploy=deploy)
     serious = report.serious(_LEVELS[fail_level])
-    click.echo(report.render(), err=bool(serious))
+    if as_json:
+        click.echo(json.dumps([_as_dict(message) for message in report.messages], indent=2))
+    else:
+        click.echo(report.render(), err=bool(serious))
     if serious:
         raise CommandError(
             f"System check found {len(serious)} problem(s) at {fail_level} or above."
         )
+
+
+def _as_dict(message: CheckMessage) -> dict[str, Any]:
+    """A check message for ``--json``: every key always present."""
+    return {
+        "id": message.id,
+        "level": message.level_name,
+        "message": message.msg,
+        "hint": message.hint,
+        "obj": None if message.obj is None else str(message.obj),
+    }

@@ -8,9 +8,14 @@ import click
 
 from tempest.core.management.base import CommandError, echo
 from tempest.core.management.migrating import migration_errors, project_migrations
+from tempest.core.management.serving import run_checks_before_serving
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+
+_REPORTED_BY_MIGRATE = frozenset({"tempest.E020", "tempest.E021", "tempest.E024", "tempest.W023"})
+"""Migration checks whose problem ``migrate`` itself reports (or fixes), in one line."""
 
 
 @click.command()
@@ -22,6 +27,7 @@ if TYPE_CHECKING:
     "--allow-destructive", is_flag=True, help="Run revisions that drop tables or columns."
 )
 @click.option("--noinput", "--no-input", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--skip-checks", is_flag=True, help="Do not run the system checks first.")
 def command(
     app_label: str | None,
     target: str | None,
@@ -29,15 +35,20 @@ def command(
     fake: bool,
     allow_destructive: bool,
     noinput: bool,
+    skip_checks: bool,
 ) -> None:
     """Apply (or unapply) migrations so the database matches the apps' revisions.
 
     Without arguments every app is brought to its latest revision. APP alone migrates
     that app (and what it depends on); APP TARGET moves it to a revision id (a prefix is
     enough), forwards or backwards; APP zero unapplies all of its revisions, with every
-    revision of other apps that depends on them (you confirm the plan first).
+    revision of other apps that depends on them (you confirm the plan first). The system
+    checks run first, as before serving; an error stops before the database is touched.
     """
     from tempest.db.migrations.executor import apply_plan, make_plan
+
+    if not skip_checks:
+        run_checks_before_serving("migrating", ignore=_REPORTED_BY_MIGRATE, announce=False)
 
     with migration_errors():
         migrations = project_migrations()

@@ -10,11 +10,18 @@ import click
 from tempest.core.management.base import CommandError
 
 BUILTIN_LABEL = "tempest"
+_NO_METHODS = "WS/MOUNT"
 
 
 @click.command()
 @click.option("--app", "app_label", help="Only the routes of this app label.")
-def command(app_label: str | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON array of {methods, path, name, app}; methods is a list.",
+)
+def command(app_label: str | None, as_json: bool) -> None:
     """List every route of the project: method, path, name and app."""
     from tempest.apps import apps
     from tempest.core.asgi import get_asgi_application
@@ -40,6 +47,24 @@ def command(app_label: str | None) -> None:
         )
         if app_label is None or owner == app_label:
             rows.append((methods, path, name, owner))
+    if as_json:
+        import json
+
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "methods": methods.split(",") if methods != _NO_METHODS else [],
+                        "path": path,
+                        "name": name,
+                        "app": owner,
+                    }
+                    for methods, path, name, owner in rows
+                ],
+                indent=2,
+            )
+        )
+        return
     header = ("METHOD", "PATH", "NAME", "APP")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
@@ -60,5 +85,5 @@ def _routes(application: Any) -> Iterator[tuple[str, str, str]]:
         if path is None:
             continue
         methods = getattr(route, "methods", None)
-        shown = ",".join(sorted(set(methods) - {"HEAD"})) if methods else "WS/MOUNT"
+        shown = ",".join(sorted(set(methods) - {"HEAD"})) if methods else _NO_METHODS
         yield path, shown, getattr(route, "name", None) or ""

@@ -18,6 +18,7 @@ from tempest.core.management.tasking import (
 )
 
 if TYPE_CHECKING:
+    from tempest.tasks.lease import SchedulerLease
     from tempest.tasks.scheduler import AsyncTaskScheduler
 
 
@@ -26,9 +27,10 @@ if TYPE_CHECKING:
 def command(log_level: str) -> None:
     """Kick every @periodic task into the broker when it is due; workers run them.
 
-    Run exactly one scheduler per deployment: each running scheduler sends every due
-    task, so two schedulers run each periodic task twice. It stops on SIGTERM or SIGINT
-    and exits 0.
+    Only the scheduler holding the lease (in Redis, or a PostgreSQL advisory lock; see
+    SCHEDULER_LOCK_URL) kicks tasks; a second one waits as a standby and takes over
+    when the first dies. Without a lease backend (SQLite and RabbitMQ) run exactly one.
+    It stops on SIGTERM or SIGINT and exits 0.
     """
     from tempest.tasks.registry import bind_all
     from tempest.tasks.scheduler import AsyncTaskScheduler
@@ -41,6 +43,7 @@ def command(log_level: str) -> None:
             "No periodic tasks: no installed app's tasks.py has a @periodic function; "
             "add one, or do not run the scheduler."
         )
+    lease = _lease()
     broker = project_broker()
     bind_all(broker, tasks)
     scheduler = AsyncTaskScheduler(broker)
@@ -51,10 +54,49 @@ def command(log_level: str) -> None:
     echo(f"Scheduling {len(periodic)} periodic task(s) on {shown_url}:")
     for item in periodic:
         echo(f"  {item.task_name}: {'; '.join(s.describe() for s in item.schedules)}")
-    asyncio.run(_run(scheduler, shown_url))
+    if lease is None:
+        echo(
+            "Warning: no lease backend (TASKIQ_BROKER_URL is not Redis and DATABASE_URL is "
+            "not PostgreSQL): run exactly one scheduler, or set SCHEDULER_LOCK_URL.",
+            err=True,
+        )
+    asyncio.run(_run(scheduler, shown_url, lease))
 
 
-async def _run(scheduler: AsyncTaskScheduler, shown_url: str) -> None:
+def _lease() -> SchedulerLease | None:
+    from tempest.exceptions.framework import ImproperlyConfigured
+    from tempest.tasks.lease import scheduler_lease
+
+    try:
+        return scheduler_lease()
+    except (ImproperlyConfigured, ImportError) as error:
+        raise CommandError(str(error)) from error
+
+
+async def _lead(scheduler: AsyncTaskScheduler, lease: SchedulerLease) -> None:
+    """Schedule while holding the lease; on losing it, stop and wait for it again."""
+    from taskiq.cli.scheduler.run import SchedulerLoop
+
+    while True:
+        echo(f"Waiting for the scheduler lease ({lease.description}).")
+        await lease.acquire()
+        echo("Holding the scheduler lease: scheduling.")
+        loop_task = asyncio.create_task(SchedulerLoop(scheduler.scheduler).run())
+        watch_task = asyncio.create_task(lease.watch())
+        try:
+            done, _ = await asyncio.wait(
+                {loop_task, watch_task}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for child in (loop_task, watch_task):
+                child.cancel()
+            await asyncio.gather(loop_task, watch_task, return_exceptions=True)
+        if loop_task in done:
+            loop_task.result()  # the loop only ends by raising
+        echo("Lost the scheduler lease: stopped scheduling until it is held again.", err=True)
+
+
+async def _run(scheduler: AsyncTaskScheduler, shown_url: str, lease: SchedulerLease | None) -> None:
     from taskiq.cli.scheduler.run import SchedulerLoop
 
     from tempest.core.management.tasking import CONNECT_TIMEOUT_SECONDS
@@ -73,8 +115,13 @@ async def _run(scheduler: AsyncTaskScheduler, shown_url: str) -> None:
             "TASKIQ_BROKER_URL right?"
         ) from error
     try:
-        await SchedulerLoop(scheduler.scheduler).run()
+        if lease is None:
+            await SchedulerLoop(scheduler.scheduler).run()
+        else:
+            await _lead(scheduler, lease)
     except asyncio.CancelledError:
         echo("Scheduler stopped.")
     finally:
+        if lease is not None:
+            await lease.release()
         await scheduler.disconnect()

@@ -10,7 +10,11 @@ import click
 
 from tempest.conf.environ import ENVIRONMENT_VARIABLE
 from tempest.core.management.base import CommandError, echo
-from tempest.core.management.discovery import installed_apps_assignments, module_source_file
+from tempest.core.management.discovery import (
+    installed_apps_assignments,
+    installed_apps_fast,
+    module_source_file,
+)
 from tempest.core.management.templates import (
     render_tree,
     template_dir,
@@ -34,12 +38,39 @@ def command(name: str, directory: Path | None, empty: bool) -> None:
     stubs. The app is added to INSTALLED_APPS when the settings file allows it.
     """
     target = (directory or Path(name)).resolve()
+    _refuse_installed_label(name)
     validate_name(name, "app", target)
     module = _dotted_module(target, name)
     files = render_tree(template_dir("app_template"), _context(name, module, not empty), {})
     write_tree(target, files)
     echo(f"Created app {name!r} in {target}")
     _install(module)
+
+
+def _refuse_installed_label(name: str) -> None:
+    """Refuse a name that an installed app already uses as its label (``auth``, ``admin``).
+
+    Raises:
+        CommandError: Naming the installed app, with exit status 2.
+    """
+    settings_module = os.environ.get(ENVIRONMENT_VARIABLE)
+    if not settings_module:
+        return
+    installed = installed_apps_fast(settings_module)
+    if installed is None:
+        try:
+            from tempest.conf import settings
+
+            installed = [str(app) for app in settings.INSTALLED_APPS]
+        except Exception:  # broken settings: the name checks still apply
+            return
+    for app in installed:
+        if app.rpartition(".")[2] == name and app != name:
+            raise CommandError(
+                f"{name!r} is the label of the installed app {app!r}; two apps cannot share "
+                f"a label, choose another name (e.g. '{name}_app' or a more specific one).",
+                returncode=2,
+            )
 
 
 def _dotted_module(target: Path, name: str) -> str:

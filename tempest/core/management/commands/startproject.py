@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tempest.core.management.base import echo
+from tempest.core.management.base import CommandError, echo
 from tempest.core.management.templates import (
     render_tree,
     template_dir,
@@ -20,6 +20,11 @@ requires_setup = False
 
 CONTRIB_APPS: tuple[str, ...] = ("tempest.contrib.auth", "tempest.contrib.admin")
 """Apps a new project installs, each one when this tempest version ships it."""
+
+RESERVED_PROJECT_NAMES: dict[str, str] = {
+    "tests": "it would shadow the project's own test package (tests/)",
+}
+"""Names the project template itself uses, and why each one is refused."""
 
 
 @click.command()
@@ -40,6 +45,11 @@ def command(name: str, directory: Path | None, template: Path | None) -> None:
     from tempest import __version__
 
     target = (directory or Path(name)).resolve()
+    if name in RESERVED_PROJECT_NAMES:
+        raise CommandError(
+            f"{name!r} cannot be a project name: {RESERVED_PROJECT_NAMES[name]}; choose another.",
+            returncode=2,
+        )
     validate_name(name, "project", target)
     context = {
         "project_name": name,

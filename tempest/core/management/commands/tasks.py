@@ -9,7 +9,13 @@ from tempest.core.management.tasking import discovered_tasks
 
 
 @click.command()
-def command() -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON array of {name, app, schedules}; schedules is a list of strings.",
+)
+def command(as_json: bool) -> None:
     """List every task declared in the installed apps' tasks.py: name, app and schedule.
 
     The name is what workers know a task by. Does not connect to the broker.
@@ -17,6 +23,21 @@ def command() -> None:
     from tempest.apps import apps
 
     tasks = discovered_tasks()
+    if as_json:
+        import json
+
+        listed = []
+        for item in tasks:
+            config = apps.get_containing_app_config(item.module)
+            listed.append(
+                {
+                    "name": item.task_name,
+                    "app": config.label if config is not None else None,
+                    "schedules": [schedule.describe() for schedule in item.schedules],
+                }
+            )
+        click.echo(json.dumps(listed, indent=2))
+        return
     if not tasks:
         echo("No tasks: no installed app has a tasks.py with @task or @periodic functions.")
         return

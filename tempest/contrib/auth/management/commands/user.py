@@ -8,6 +8,8 @@ import click
 
 from tempest.core.management.base import CommandError, echo
 
+_email_option = click.option("--email", required=True, help="The user's email (any case).")
+
 
 @click.group()
 def command() -> None:
@@ -47,28 +49,28 @@ async def create(email: str, password: str | None, admin: bool | None) -> None:
 
 
 @command.command()
-@click.option("--email", required=True, help="The user's email (any case).")
+@_email_option
 async def promote(email: str) -> None:
     """Let a user sign in to the admin site (is_admin on)."""
     await _set_admin(email, True)
 
 
 @command.command()
-@click.option("--email", required=True, help="The user's email (any case).")
+@_email_option
 async def revoke(email: str) -> None:
     """Take admin-site access away from a user (is_admin off); their sessions end."""
     await _set_admin(email, False)
 
 
 @command.command()
-@click.option("--email", required=True, help="The user's email (any case).")
+@_email_option
 async def deactivate(email: str) -> None:
     """Stop a user from signing in (is_active off); every session of theirs ends."""
     await _set_active(email, False)
 
 
 @command.command()
-@click.option("--email", required=True, help="The user's email (any case).")
+@_email_option
 async def activate(email: str) -> None:
     """Let a deactivated user sign in again (is_active on); old sessions stay ended."""
     await _set_active(email, True)
@@ -76,7 +78,13 @@ async def activate(email: str) -> None:
 
 @command.command(name="list")
 @click.option("--admin", "admins_only", is_flag=True, help="Only administrators.")
-async def list_users(admins_only: bool) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON array of {id, email, is_admin, is_active, last_login_at}.",
+)
+async def list_users(admins_only: bool, as_json: bool) -> None:
     """List users: email, administrator, active, last sign-in."""
     from sqlalchemy import select
 
@@ -89,6 +97,23 @@ async def list_users(admins_only: bool) -> None:
         statement = statement.where(model.is_admin.is_(True))
     async with users_transaction() as session:
         users = list(await session.scalars(statement))
+    if as_json:
+        import json
+
+        listed = [
+            {
+                "id": str(user.id),
+                "email": user.email,
+                "is_admin": bool(user.is_admin),
+                "is_active": bool(user.is_active),
+                "last_login_at": (
+                    user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else None
+                ),
+            }
+            for user in users
+        ]
+        click.echo(json.dumps(listed, indent=2))
+        return
     for user in users:
         flags = ", ".join(
             flag for flag, on in (("admin", user.is_admin), ("inactive", not user.is_active)) if on
@@ -98,23 +123,24 @@ async def list_users(admins_only: bool) -> None:
     echo(f"{len(users)} user(s).")
 
 
-async def _set_admin(email: str, is_admin: bool) -> None:
+async def _set_flag(email: str, flag: str, value: bool) -> str:
+    """Set the user's ``flag`` column (``is_admin``, ``is_active``); their stored email."""
     from tempest.contrib.auth.accounts import find_user, users_transaction
 
     async with users_transaction() as session:
         user = await find_user(session, email)
         if user is None:
             raise CommandError(f"no user found with email {email!r}.")
-        user.is_admin = is_admin
-    echo(f"{user.email} is {'now' if is_admin else 'no longer'} an administrator.")
+        # is_active False raises session_version: every session ends.
+        setattr(user, flag, value)
+    return str(user.email)
+
+
+async def _set_admin(email: str, is_admin: bool) -> None:
+    stored = await _set_flag(email, "is_admin", is_admin)
+    echo(f"{stored} is {'now' if is_admin else 'no longer'} an administrator.")
 
 
 async def _set_active(email: str, is_active: bool) -> None:
-    from tempest.contrib.auth.accounts import find_user, users_transaction
-
-    async with users_transaction() as session:
-        user = await find_user(session, email)
-        if user is None:
-            raise CommandError(f"no user found with email {email!r}.")
-        user.is_active = is_active  # False raises session_version: every session ends
-    echo(f"{user.email} is {'active' if is_active else 'deactivated'}.")
+    stored = await _set_flag(email, "is_active", is_active)
+    echo(f"{stored} is {'active' if is_active else 'deactivated'}.")
