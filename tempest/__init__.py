@@ -13,7 +13,9 @@ from tempest._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
-# Public name -> module that defines it. Resolved on first attribute access.
+# Public name -> module that defines it. Resolved on first attribute access. The
+# TYPE_CHECKING block at the end imports exactly these names from these modules, and
+# __all__ lists them (tests/test_exports.py checks both, and that mypy types none as Any).
 _LAZY_EXPORTS: dict[str, str] = {
     # settings
     "Settings": "tempest.conf",
@@ -36,8 +38,8 @@ _LAZY_EXPORTS: dict[str, str] = {
     "override_settings": "tempest.conf",
     "ImproperlyConfigured": "tempest.conf",
     # apps
+    # (The registry is `from tempest.apps import apps`: `tempest.apps` is the subpackage.)
     "AppConfig": "tempest.apps",
-    "apps": "tempest.apps",
     # exceptions
     "AppException": "tempest.exceptions",
     "NotFoundException": "tempest.exceptions",
@@ -202,7 +204,7 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
+if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and IDEs
     from tempest.api import (
         HealthCheck as HealthCheck,
         RequestIDMiddleware as RequestIDMiddleware,
@@ -218,7 +220,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         require_x_token as require_x_token,
         run_server as run_server,
     )
-    from tempest.apps import AppConfig as AppConfig, apps as apps
+    from tempest.apps import AppConfig as AppConfig
     from tempest.conf import (
         AuthSettings as AuthSettings,
         BaseAppSettings as BaseAppSettings,
@@ -239,6 +241,15 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         WebPushSettings as WebPushSettings,
         override_settings as override_settings,
         settings as settings,
+    )
+    from tempest.contrib.admin import (
+        AdminAuthBackend as AdminAuthBackend,
+        AdminAuthError as AdminAuthError,
+        AdminModel as AdminModel,
+        AdminSite as AdminSite,
+        AdminTheme as AdminTheme,
+        UserModelAuthBackend as UserModelAuthBackend,
+        make_admin_router as make_admin_router,
     )
     from tempest.contrib.auth.router import make_auth_router as make_auth_router
     from tempest.contrib.auth.schemas import (
@@ -272,9 +283,12 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         AsyncDatabaseManager as AsyncDatabaseManager,
         AuditMixin as AuditMixin,
         BaseModel as BaseModel,
+        BaseOutboxModel as BaseOutboxModel,
         BaseRepository as BaseRepository,
         DestructiveMigrationError as DestructiveMigrationError,
         MigrationError as MigrationError,
+        OutboxRelay as OutboxRelay,
+        OutboxStatus as OutboxStatus,
         SlowQueryLogger as SlowQueryLogger,
         SoftDeleteMixin as SoftDeleteMixin,
         TenantScopedRepository as TenantScopedRepository,
@@ -318,10 +332,32 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         encode_cursor as encode_cursor,
     )
     from tempest.services import BaseService as BaseService
-    from tempest.utils import modify_dict as modify_dict, to_utc as to_utc, utcnow as utcnow
-    from tempest.utils.client_ip import (
+    from tempest.tasks import TaskSession as TaskSession, periodic as periodic, task as task
+    from tempest.utils import (
+        AttemptThrottle as AttemptThrottle,
+        CPUMetrics as CPUMetrics,
+        DiskMetrics as DiskMetrics,
+        GPUMetrics as GPUMetrics,
+        JWTUtils as JWTUtils,
+        MemoryMetrics as MemoryMetrics,
+        MemoryThrottleBackend as MemoryThrottleBackend,
+        MetricsUtils as MetricsUtils,
+        PasswordUtils as PasswordUtils,
+        RedisThrottleBackend as RedisThrottleBackend,
+        SystemMetrics as SystemMetrics,
+        ThrottleBackend as ThrottleBackend,
+        ThrottleResult as ThrottleResult,
+        ThrottleStatus as ThrottleStatus,
+        ThrottleUnavailableError as ThrottleUnavailableError,
+        TOTPHelper as TOTPHelper,
+        generate_opaque_token as generate_opaque_token,
         get_client_ip as get_client_ip,
         get_client_ip_from_scope as get_client_ip_from_scope,
+        hash_opaque_token as hash_opaque_token,
+        modify_dict as modify_dict,
+        to_utc as to_utc,
+        utcnow as utcnow,
+        verify_opaque_token as verify_opaque_token,
     )
     from tempest.utils.context import (
         clear_request_id as clear_request_id,
@@ -330,28 +366,3 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs
         set_request_id as set_request_id,
     )
     from tempest.utils.enums import BaseIntEnum as BaseIntEnum, BaseStrEnum as BaseStrEnum
-    from tempest.utils.jwt import JWTUtils as JWTUtils
-    from tempest.utils.metrics import (
-        CPUMetrics as CPUMetrics,
-        DiskMetrics as DiskMetrics,
-        GPUMetrics as GPUMetrics,
-        MemoryMetrics as MemoryMetrics,
-        MetricsUtils as MetricsUtils,
-        SystemMetrics as SystemMetrics,
-    )
-    from tempest.utils.opaque_tokens import (
-        generate_opaque_token as generate_opaque_token,
-        hash_opaque_token as hash_opaque_token,
-        verify_opaque_token as verify_opaque_token,
-    )
-    from tempest.utils.passwords import PasswordUtils as PasswordUtils
-    from tempest.utils.throttle import (
-        AttemptThrottle as AttemptThrottle,
-        MemoryThrottleBackend as MemoryThrottleBackend,
-        RedisThrottleBackend as RedisThrottleBackend,
-        ThrottleBackend as ThrottleBackend,
-        ThrottleResult as ThrottleResult,
-        ThrottleStatus as ThrottleStatus,
-        ThrottleUnavailableError as ThrottleUnavailableError,
-    )
-    from tempest.utils.totp import TOTPHelper as TOTPHelper

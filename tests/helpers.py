@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 PYTHON = sys.executable
 REPO = Path(__file__).resolve().parent.parent
@@ -133,24 +134,31 @@ def serve_project(
             try:
                 wait_for_http(f"{base}/health/liveness")
             except AssertionError as error:
-                _stop_group(process)
+                stop_group(process)
                 shown = process.stdout.read() if process.stdout else ""
                 raise AssertionError(f"{args[0]} did not start: {error}\n{shown}") from None
         yield base, process
     finally:
-        _stop_group(process)
+        stop_group(process)
 
 
-def _stop_group(process: subprocess.Popen[str]) -> None:
-    """Stop the process group of ``process`` (started with ``start_new_session``)."""
+def stop_group(process: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """Stop the process group of ``process`` (started with ``start_new_session``).
+
+    SIGTERM goes to the whole group; SIGKILL follows when ``process`` has not exited within
+    ``timeout`` seconds. Whatever of the group outlives its leader (the processes of a
+    killed worker manager) is killed last, so nothing of the group is left running.
+    """
     with suppress(ProcessLookupError):  # the whole group has exited already
         os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:

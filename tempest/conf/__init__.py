@@ -11,26 +11,25 @@ from typing import TYPE_CHECKING, Any
 from tempest._lazy import lazy_attributes
 from tempest.conf.environ import ENVIRONMENT_VARIABLE
 
-_MIXINS = [
-    "AdminSettings",
-    "AuthSettings",
-    "BaseAppSettings",
-    "CORSSettings",
-    "DatabaseSettings",
-    "EmailSettings",
-    "JWTSettings",
-    "LogSettings",
-    "MinIOSettings",
-    "RabbitMQSettings",
-    "RedisSettings",
-    "ServerSettings",
-    "TaskIQSettings",
-    "TokenSettings",
-    "UploadSettings",
-    "WebPushSettings",
-]
+# Public name -> the module that defines it, loaded on first use. The TYPE_CHECKING block
+# below imports exactly these names, and __all__ lists them (tests/test_exports.py).
 _LAZY: dict[str, str] = {
-    **dict.fromkeys(_MIXINS, "tempest.conf.mixins"),
+    "AdminSettings": "tempest.conf.mixins",
+    "AuthSettings": "tempest.conf.mixins",
+    "BaseAppSettings": "tempest.conf.mixins",
+    "CORSSettings": "tempest.conf.mixins",
+    "DatabaseSettings": "tempest.conf.mixins",
+    "EmailSettings": "tempest.conf.mixins",
+    "JWTSettings": "tempest.conf.mixins",
+    "LogSettings": "tempest.conf.mixins",
+    "MinIOSettings": "tempest.conf.mixins",
+    "RabbitMQSettings": "tempest.conf.mixins",
+    "RedisSettings": "tempest.conf.mixins",
+    "ServerSettings": "tempest.conf.mixins",
+    "TaskIQSettings": "tempest.conf.mixins",
+    "TokenSettings": "tempest.conf.mixins",
+    "UploadSettings": "tempest.conf.mixins",
+    "WebPushSettings": "tempest.conf.mixins",
     "DEFAULT_MIDDLEWARE": "tempest.conf.base",
     "Settings": "tempest.conf.base",
     "LazySettings": "tempest.conf.lazy",
@@ -41,6 +40,7 @@ _LAZY: dict[str, str] = {
     "ImproperlyConfigured": "tempest.exceptions.framework",
 }
 
+__all__ = ["ENVIRONMENT_VARIABLE", *_LAZY]
 
 _load = lazy_attributes(__name__, _LAZY)
 
@@ -49,7 +49,7 @@ def __getattr__(name: str) -> Any:
     return _load(name)
 
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and IDEs
     from tempest.conf.base import DEFAULT_MIDDLEWARE as DEFAULT_MIDDLEWARE, Settings as Settings
     from tempest.conf.lazy import (
         LazySettings as LazySettings,
@@ -77,31 +77,3 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from tempest.conf.site import site_url as site_url
     from tempest.exceptions.framework import ImproperlyConfigured as ImproperlyConfigured
-
-__all__ = [
-    "DEFAULT_MIDDLEWARE",
-    "ENVIRONMENT_VARIABLE",
-    "AdminSettings",
-    "AuthSettings",
-    "BaseAppSettings",
-    "CORSSettings",
-    "DatabaseSettings",
-    "EmailSettings",
-    "ImproperlyConfigured",
-    "JWTSettings",
-    "LazySettings",
-    "LogSettings",
-    "MinIOSettings",
-    "RabbitMQSettings",
-    "RedisSettings",
-    "ServerSettings",
-    "Settings",
-    "TaskIQSettings",
-    "TokenSettings",
-    "UploadSettings",
-    "WebPushSettings",
-    "load_settings_module",
-    "override_settings",
-    "settings",
-    "site_url",
-]

@@ -37,12 +37,19 @@ def describe_validation_error(
 
     Returns:
         For example ``Invalid settings in shop.settings: SERVER_PORT='abc' (Input should
-        be a valid integer). Fix them in .env or the environment.``
+        be a valid integer). Fix them in .env or the environment.`` The value of a secret
+        setting shows as ``'********'``, a URL's password masked.
     """
+    from tempest.conf.masking import MASK, is_secret_setting, mask_setting
+
     problems = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "settings"
-        value = item.get("input")
+        top = str(item["loc"][0]) if item["loc"] else ""
+        if len(item["loc"]) > 1 and is_secret_setting(top):
+            value: object = MASK  # a part of a secret is secret
+        else:
+            value = mask_setting(top, item.get("input"))
         shown = "" if isinstance(value, dict) else f"={value!r}"
         problems.append(f"{field}{shown} ({item['msg']})")
     return f"Invalid settings in {title}: {'; '.join(problems)}. {fix}"

@@ -8,10 +8,18 @@ configuration (``.env``, case-sensitive names, unknown keys ignored, frozen).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tempest.conf.masking import (
+    check_secret_settings,
+    mask_setting,
+    mask_validation_error,
+    secret_setting_names,
+)
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -21,6 +29,14 @@ class BaseAppSettings(BaseSettings):
 
     Reads ``.env`` (environment variables win), ignores unknown keys, is case sensitive,
     strips whitespace and is frozen: settings never change while the process runs.
+
+    Secret settings never print: ``repr``/``str`` (and so ``print`` and logging) and
+    validation errors show their values as ``'********'`` and URL passwords masked (see
+    :mod:`tempest.conf.masking`). The attributes and ``model_dump()`` keep the real values.
+
+    Attributes:
+        secret_settings: Names of further settings to mask, for those whose name does not
+            say they are secret (``STRIPE_KEY``). Added to those of the base classes.
     """
 
     model_config = SettingsConfigDict(
@@ -32,6 +48,46 @@ class BaseAppSettings(BaseSettings):
         str_strip_whitespace=True,
         validate_default=True,
     )
+
+    secret_settings: ClassVar[Collection[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        check_secret_settings(cls)
+
+    def __repr_args__(self) -> Any:
+        secret = secret_setting_names(type(self))
+        for name, value in super().__repr_args__():
+            yield name, value if name is None else mask_setting(name, value, secret)
+
+    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signatures
+
+        def __init__(self, *args: Any, **values: Any) -> None:
+            try:
+                super().__init__(*args, **values)
+            except ValidationError as error:
+                _raise_masked(type(self), error, values)
+
+        @classmethod
+        def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+            """Validate ``obj`` as pydantic does; an error shows no secret value."""
+            try:
+                return super().model_validate(obj, *args, **kwargs)
+            except ValidationError as error:
+                _raise_masked(cls, error, obj)
+
+
+def _raise_masked(settings_class: type, error: ValidationError, data: Any) -> NoReturn:
+    """Raise ``error``, or a copy without the secret values it would print.
+
+    Caught around validation rather than in a model validator so that it also covers the
+    ``model_validator(mode="after")`` a project adds, which would run outside it.
+    """
+    masked = mask_validation_error(error, data, secret_setting_names(settings_class))
+    if masked is None:
+        raise error
+    raise masked from None
 
 
 class ServerSettings(BaseAppSettings):

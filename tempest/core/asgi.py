@@ -43,6 +43,7 @@ def get_asgi_application() -> FastAPI:
         make_health_router,
         register_exception_handlers,
     )
+    from tempest.api.docs import serve_docs_offline
     from tempest.api.middleware.body_limit import BodySizeLimitMiddleware
     from tempest.conf import settings
     from tempest.core.logging import configure_logging
@@ -95,6 +96,8 @@ def get_asgi_application() -> FastAPI:
     checks = {name: check for name, (_start, _stop, check) in brokers.items()}
     app.include_router(make_health_router(db=database, checks=checks, version=settings.VERSION))
     _flatten_last_inclusion(app)
+    # /docs and /redoc with their assets from the package; the assets' route goes last.
+    serve_docs_offline(app)
     return app
 
 
@@ -138,13 +141,16 @@ class _IdleTelemetry:
     _SIGNALS = ("tracing", "metrics", "logs")
 
     def __init__(self, app: FastAPI) -> None:
+        from tempest.api.internals import native_telemetry
+
         # FastAPI keeps its resolved configuration in one dict, read on every request.
-        config = getattr(app, "_telemetry", None)
-        self.native: Any = cast(Any, getattr(app, "_native_telemetry", None))
+        found = native_telemetry(app)
+        self.native: Any = None
         self.config: dict[str, Any] | None = None
         self.saved: dict[str, Any] = {}
-        if not isinstance(config, dict) or not hasattr(self.native, "enabled"):
-            return  # another FastAPI: leave its telemetry alone
+        if found is None:
+            return  # a FastAPI without native telemetry
+        config, self.native = found
         if config.get("auto_configure") or self.native.enabled():
             return
         self.config = config
@@ -184,103 +190,10 @@ def _include_app_routers(app: FastAPI) -> None:
 
 
 def _flatten_last_inclusion(app: FastAPI) -> None:
-    """Replace the router ``include_router`` just added by its routes, prefixed.
+    # Copies the included router's routes into the app's table (FastAPI internals).
+    from tempest.api.internals import flatten_last_inclusion
 
-    FastAPI includes a router lazily: every request walks the included router's routes
-    through per-candidate scope bookkeeping, and matches the chosen one twice (about 20%
-    of a hello route's cost). Older FastAPI copied the routes into the parent's table;
-    this does the same, from FastAPI's own resolution of the inclusion (prefix, tags,
-    dependencies, responses, callbacks, response class, unique IDs, body and form limits,
-    route class and name), so routing, OpenAPI and ``url_for`` see what they saw before
-    and a request pays what a route declared on the app pays. A router holding what the
-    copy does not cover (frontend or other low-priority routes, unknown route types)
-    stays included as FastAPI includes it.
-    """
-    from fastapi import routing as fastapi_routing
-
-    routes = app.router.routes
-    inclusion = routes[-1] if routes else None
-    included_type = getattr(fastapi_routing, "_IncludedRouter", None)
-    if included_type is None or not isinstance(inclusion, included_type):
-        return  # an older FastAPI, which already copies the routes
-    flat = _flat_routes(inclusion, {})
-    if flat is None:
-        return
-    routes[-1:] = flat
-    app.router._mark_routes_changed()
-
-
-def _flat_routes(inclusion: Any, form_limits: dict[str, Any]) -> list[Any] | None:
-    from fastapi import routing as fastapi_routing
-    from fastapi._body_limit import wrap_app_with_body_limit
-    from fastapi.routing import APIRoute, APIWebSocketRoute
-    from starlette import routing as starlette_routing
-
-    if inclusion.original_router._low_priority_routes:
-        return None
-    # The form limits of every enclosing inclusion, as its handle() would apply them.
-    form_limits = {**form_limits, **inclusion.include_context.form_limits}
-    limit = inclusion.include_context.max_body_size
-    flat: list[Any] = []
-    for candidate in inclusion.effective_candidates():
-        if isinstance(candidate, fastapi_routing._IncludedRouter):
-            nested = _flat_routes(candidate, form_limits)
-            if nested is None:
-                return None
-            flat += nested
-            continue
-        original = candidate.original_route
-        if isinstance(original, APIRoute):
-            flat.append(_copy_api_route(original, candidate, form_limits))
-        elif isinstance(
-            original, (starlette_routing.Route, APIWebSocketRoute, starlette_routing.WebSocketRoute)
-        ):
-            route = candidate.starlette_route
-            if limit is not None and isinstance(route, starlette_routing.Route):
-                route.app = wrap_app_with_body_limit(route.app, limit)
-            flat.append(route)
-        else:
-            return None  # Mount, Host, frontend groups: FastAPI's inclusion handles them
-    return flat
-
-
-def _copy_api_route(original: Any, context: Any, form_limits: dict[str, Any]) -> Any:
-    """A route of ``type(original)`` built from its resolved inclusion ``context``."""
-    options: dict[str, Any] = {}
-    limits = {**form_limits, **original.form_limits}
-    if limits:  # as add_api_route: custom route classes without form settings still work
-        options["form_limits"] = limits
-    return type(original)(
-        context.path,
-        endpoint=context.endpoint,
-        response_model=context.response_model,
-        status_code=context.status_code,
-        tags=context.tags,
-        dependencies=context.dependencies,
-        summary=context.summary,
-        description=context.description,
-        response_description=context.response_description,
-        responses=context.responses,
-        deprecated=context.deprecated,
-        name=context.name,
-        methods=context.methods,
-        operation_id=context.operation_id,
-        response_model_include=context.response_model_include,
-        response_model_exclude=context.response_model_exclude,
-        response_model_by_alias=context.response_model_by_alias,
-        response_model_exclude_unset=context.response_model_exclude_unset,
-        response_model_exclude_defaults=context.response_model_exclude_defaults,
-        response_model_exclude_none=context.response_model_exclude_none,
-        include_in_schema=context.include_in_schema,
-        response_class=context.response_class,
-        dependency_overrides_provider=context.dependency_overrides_provider,
-        callbacks=context.callbacks,
-        openapi_extra=context.openapi_extra,
-        generate_unique_id_function=context.generate_unique_id_function,
-        strict_content_type=context.strict_content_type,
-        max_body_size=context.max_body_size,
-        **options,
-    )
+    flatten_last_inclusion(app)
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:

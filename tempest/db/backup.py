@@ -20,7 +20,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +59,8 @@ _INSTALL = {
     ),
 }
 _ERROR_LINE = re.compile(r"\b(ERROR|FATAL|PANIC|error):")
+_TABLE_LINE = re.compile(r'(dumping contents of|processing data for) table "?([^"]+?)"?$')
+_SQLITE_PAGES_PER_STEP = 256
 _SNIFF_BYTES = 65536
 
 BackupFormat = Literal["sqlite", "custom", "sql"]
@@ -288,7 +290,9 @@ def default_backup_path(target: DatabaseTarget, now: datetime | None = None) -> 
     return Path("backups") / f"{target.name}_{stamp}{target.backup_suffix}"
 
 
-def backup(target: DatabaseTarget, output: Path) -> None:
+def backup(
+    target: DatabaseTarget, output: Path, progress: Callable[[str], None] | None = None
+) -> None:
     """Write a backup of the database to ``output``.
 
     PostgreSQL: ``pg_dump`` in its custom format, or plain SQL (with ``DROP ... IF EXISTS``
@@ -300,6 +304,8 @@ def backup(target: DatabaseTarget, output: Path) -> None:
     Args:
         target: The database.
         output: The backup file; missing folders are created.
+        progress: Called with a short status while the backup runs (the table being
+            dumped, the SQLite pages copied); with it, ``pg_dump`` runs ``--verbose``.
 
     Raises:
         BackupError: The client is missing, the database cannot be read, or the file
@@ -312,9 +318,9 @@ def backup(target: DatabaseTarget, output: Path) -> None:
         output.parent.mkdir(parents=True, exist_ok=True)
         if target.backend == "sqlite":
             what = f"the SQLite database {target.path}"
-            _copy_sqlite(target.sqlite_path(), partial, what=what, shown=output)
+            _copy_sqlite(target.sqlite_path(), partial, what=what, shown=output, progress=progress)
         else:
-            _pg_dump(target, partial, plain=output.suffix.lower() == ".sql")
+            _pg_dump(target, partial, plain=output.suffix.lower() == ".sql", progress=progress)
         os.replace(partial, output)
     except OSError as error:
         raise BackupError(
@@ -391,7 +397,9 @@ def open_backup(target: DatabaseTarget, path: Path) -> BackupFile:
     return BackupFile(path, "custom")
 
 
-def restore(target: DatabaseTarget, backup_file: BackupFile) -> None:
+def restore(
+    target: DatabaseTarget, backup_file: BackupFile, progress: Callable[[str], None] | None = None
+) -> None:
     """Replace the database's tables with those of a backup.
 
     PostgreSQL: ``pg_restore --clean --if-exists --no-owner --single-transaction`` for an
@@ -402,6 +410,8 @@ def restore(target: DatabaseTarget, backup_file: BackupFile) -> None:
     Args:
         target: The database.
         backup_file: A file checked by :func:`open_backup`.
+        progress: Called with a short status while the restore runs (the table being
+            restored from an archive, the SQLite pages copied).
 
     Raises:
         BackupError: The restore failed; the database is unchanged.
@@ -415,7 +425,7 @@ def restore(target: DatabaseTarget, backup_file: BackupFile) -> None:
             database.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise BackupError(f"Cannot create {database.parent}: {error.strerror}.") from error
-        _copy_sqlite(path, database, what=f"the backup {path}", shown=database)
+        _copy_sqlite(path, database, what=f"the backup {path}", shown=database, progress=progress)
         return
     if backup_file.format == "sql":
         argv = [
@@ -430,6 +440,7 @@ def restore(target: DatabaseTarget, backup_file: BackupFile) -> None:
             *target.libpq_options(),
         ]
         name = "psql"
+        progress = None  # psql has no per-table messages
     else:
         argv = [
             find_client("pg_restore"),
@@ -441,14 +452,20 @@ def restore(target: DatabaseTarget, backup_file: BackupFile) -> None:
             str(path),
         ]
         name = "pg_restore"
-    completed = _run(argv, target.client_env())
+    completed = _run(argv, target.client_env(), progress)
     if completed.returncode != 0:
         raise BackupError(
             f"{name} failed, the database is unchanged: {_failure_line(name, completed)}"
         )
 
 
-def _pg_dump(target: DatabaseTarget, output: Path, *, plain: bool) -> None:
+def _pg_dump(
+    target: DatabaseTarget,
+    output: Path,
+    *,
+    plain: bool,
+    progress: Callable[[str], None] | None,
+) -> None:
     options = ["--format=plain", "--clean", "--if-exists", "--no-owner"] if plain else []
     argv = [
         find_client("pg_dump"),
@@ -457,12 +474,19 @@ def _pg_dump(target: DatabaseTarget, output: Path, *, plain: bool) -> None:
         str(output),
         *target.libpq_options(),
     ]
-    completed = _run(argv, target.client_env())
+    completed = _run(argv, target.client_env(), progress)
     if completed.returncode != 0:
         raise BackupError(f"pg_dump failed: {_failure_line('pg_dump', completed)}")
 
 
-def _copy_sqlite(source: Path, destination: Path, *, what: str, shown: Path) -> None:
+def _copy_sqlite(
+    source: Path,
+    destination: Path,
+    *,
+    what: str,
+    shown: Path,
+    progress: Callable[[str], None] | None = None,
+) -> None:
     if not source.is_file():
         raise BackupError(
             f"{what[0].upper()}{what[1:]} does not exist: check DATABASE_URL, and run the "
@@ -479,7 +503,15 @@ def _copy_sqlite(source: Path, destination: Path, *, what: str, shown: Path) -> 
             raise BackupError(f"Cannot write {shown}: {error}.") from error
         with closing(writer):
             try:
-                reader.backup(writer)
+                if progress is None:
+                    reader.backup(writer)
+                else:
+                    report = progress
+
+                    def pages(_: int, remaining: int, total: int) -> None:
+                        report(f"Copied {total - remaining}/{total} pages")
+
+                    reader.backup(writer, pages=_SQLITE_PAGES_PER_STEP, progress=pages)
             except sqlite3.Error as error:
                 raise BackupError(f"Copying {what} to {shown} failed: {error}.") from error
 
@@ -508,7 +540,11 @@ def _read_only_uri(path: Path) -> str:
     return path.resolve().as_uri() + "?mode=ro"
 
 
-def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: list[str], env: dict[str, str], progress: Callable[[str], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    if progress is not None:
+        return _run_verbose(argv, env, progress)
     return subprocess.run(
         argv,
         env=env,
@@ -519,6 +555,33 @@ def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
         errors="replace",
         check=False,
     )
+
+
+def _run_verbose(
+    argv: list[str], env: dict[str, str], progress: Callable[[str], None]
+) -> subprocess.CompletedProcess[str]:
+    """Run pg_dump or pg_restore ``--verbose``, reporting each table it reaches."""
+    argv = [argv[0], "--verbose", *argv[1:]]
+    lines: list[str] = []
+    tables = 0
+    with subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    ) as process:
+        for line in process.stderr or ():
+            lines.append(line)
+            found = _TABLE_LINE.search(line.strip())
+            if found:
+                tables += 1
+                verb = "Dumping" if found.group(1).startswith("dumping") else "Restoring"
+                progress(f"{verb} table {found.group(2)} (table {tables})")
+    return subprocess.CompletedProcess(argv, process.returncode, "", "".join(lines))
 
 
 def _failure_line(name: str, completed: subprocess.CompletedProcess[str]) -> str:

@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from tempest.db.internals import request_exit_stack
 from tempest.db.manager import end_request_session
 from tempest.db.session import get_database
 
@@ -15,6 +16,10 @@ __all__ = ["get_session"]
 
 async def get_session(connection: HTTPConnection) -> AsyncSession:
     """FastAPI dependency: one session per request, shared by everything in it.
+
+    Not :meth:`AsyncDatabaseManager.get_session() <tempest.db.AsyncDatabaseManager.get_session>`,
+    the manager's method that returns a new session with ordinary transactions for the
+    caller to close: see "Two things named get_session" in docs/topics/sessions.md.
 
     The session runs in autocommit mode: a read-only request pays one round trip per
     query; writes commit through :func:`tempest.db.atomic`. Changes still pending when
@@ -28,7 +33,7 @@ async def get_session(connection: HTTPConnection) -> AsyncSession:
     # Not a `yield` dependency: FastAPI wraps those in two context managers and a cancel
     # scope, about 40 µs a request. The session is closed by the same per-request exit
     # stack that would close a `yield` dependency, with the same exception semantics.
-    request_stack = connection.scope.get("fastapi_inner_astack")
+    request_stack = request_exit_stack(connection.scope)
     if request_stack is None:
         raise RuntimeError(
             "tempest.db.get_session is a FastAPI dependency: use Depends(get_session) in a "

@@ -234,7 +234,13 @@ class AsyncDatabaseManager:
             logger.debug("Disconnected from %s", self.db_url_safe)
 
     async def get_session(self) -> AsyncSession:
-        """Return a new session; the caller must close it.
+        """Return a new session with ordinary transactions; the caller commits and closes it.
+
+        Not the request dependency :func:`tempest.db.get_session` (``Depends(get_session)``
+        in a route), which gives the request's autocommit session: see "Two things named
+        get_session" in docs/topics/sessions.md. Outside a route, :meth:`request_session`,
+        :meth:`get_session_context` or :func:`tempest.db.session.work_session` close the
+        session for you.
 
         Returns:
             A session bound to this database.

@@ -13,13 +13,14 @@ import threading
 import traceback
 from collections.abc import Iterator
 
+from tempest.conf.masking import mask_url
+
 __all__ = [
     "DRIVER_INSTALL",
     "PROBE_TIMEOUT",
     "database_error_message",
     "missing_driver_message",
     "probe_database",
-    "safe_url",
 ]
 
 PROBE_TIMEOUT = 5.0
@@ -39,17 +40,6 @@ _ASYNCPG_REASONS = {
     "CannotConnectNowError": "the server is starting up or shutting down",
     "TooManyConnectionsError": "too many connections",
 }
-
-
-def safe_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (the text as given when unparsable)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<DATABASE_URL that does not parse>"
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -91,7 +81,7 @@ def missing_driver_message(error: BaseException, url: str) -> str | None:
     for item in _chain(error):
         if isinstance(item, ModuleNotFoundError) and item.name in DRIVER_INSTALL:
             return (
-                f"DATABASE_URL {safe_url(url)} needs the {item.name} driver, which is not "
+                f"DATABASE_URL {mask_url(url)} needs the {item.name} driver, which is not "
                 f"installed: {DRIVER_INSTALL[item.name]}."
             )
     return None
@@ -119,7 +109,7 @@ def _reason(error: BaseException) -> str | None:
 
 
 def _unreachable(url: str, reason: str) -> str:
-    return f"cannot reach the database at {safe_url(url)} ({reason}): check DATABASE_URL"
+    return f"cannot reach the database at {mask_url(url)} ({reason}): check DATABASE_URL"
 
 
 def database_error_message(error: BaseException, url: str | None = None) -> str | None:

@@ -17,8 +17,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
+from tempest.conf.masking import mask_url
 from tempest.exceptions.framework import ImproperlyConfigured
 from tempest.queue._extra import require_faststream
 from tempest.queue.manager import AsyncBrokerManager
@@ -37,7 +37,6 @@ __all__ = [
     "in_memory_queue",
     "queues_enabled",
     "reset_queue",
-    "safe_url",
     "start_queue",
     "stop_queue",
     "subscriber_routers",
@@ -258,18 +257,6 @@ def _unreachable(error: BaseException) -> ConnectionError:
 
     reason = " ".join(str(error).split()) or type(error).__name__
     return ConnectionError(
-        f"Cannot connect to RabbitMQ at {safe_url(settings.RABBITMQ_URL)} ({reason}); "
+        f"Cannot connect to RabbitMQ at {mask_url(settings.RABBITMQ_URL)} ({reason}); "
         "check RABBITMQ_URL and that the server is running."
     )
-
-
-def safe_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, safe to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))

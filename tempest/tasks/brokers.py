@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tempest.conf.masking import mask_url
 from tempest.exceptions.framework import ImproperlyConfigured
 from tempest.tasks.imports import require
 
@@ -64,8 +65,7 @@ def make_broker(
     if scheme not in ACCEPTED_SCHEMES:
         accepted = ", ".join(f"{name}://" for name in ACCEPTED_SCHEMES)
         raise ImproperlyConfigured(
-            f"TASKIQ_BROKER_URL {redact_url(url)!r} has an unsupported scheme; "
-            f"use one of {accepted}."
+            f"TASKIQ_BROKER_URL {mask_url(url)!r} has an unsupported scheme; use one of {accepted}."
         )
     broker: AsyncBroker
     if scheme == "memory":
@@ -104,18 +104,8 @@ def _aio_pika_broker(url: str, queue_name: str | None) -> AsyncBroker:
 def _result_backend(url: str) -> Any:
     if broker_scheme(url) not in ("redis", "rediss"):
         raise ImproperlyConfigured(
-            f"TASKIQ_RESULT_BACKEND_URL {redact_url(url)!r} is not a Redis URL; "
+            f"TASKIQ_RESULT_BACKEND_URL {mask_url(url)!r} is not a Redis URL; "
             "use redis:// or rediss://, or leave it unset to keep no results."
         )
     redis_module = require("taskiq_redis")
     return redis_module.RedisAsyncResultBackend(url)
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, separator, rest = url.partition("://")
-    if not separator or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.partition(":")[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url

@@ -70,12 +70,12 @@ class RedisLease:
     def __init__(self, url: str, name: str, ttl: float) -> None:
         from redis.asyncio import Redis
 
-        from tempest.tasks.brokers import redact_url
+        from tempest.conf.masking import mask_url
 
         self.name = name
         self.ttl = ttl
         self.token = uuid.uuid4().hex
-        self.description = f"Redis key {name!r} on {redact_url(url)}"
+        self.description = f"Redis key {name!r} on {mask_url(url)}"
         timeout = max(ttl / 3, 0.5)
         self._redis: Any = Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout
@@ -213,8 +213,9 @@ def scheduler_lease() -> SchedulerLease | None:
     from sqlalchemy.engine import make_url
 
     from tempest.conf import settings
+    from tempest.conf.masking import mask_url
     from tempest.exceptions.framework import ImproperlyConfigured
-    from tempest.tasks.brokers import broker_scheme, redact_url
+    from tempest.tasks.brokers import broker_scheme
     from tempest.tasks.project import task_settings
 
     broker_url, _, queue = task_settings()
@@ -233,7 +234,7 @@ def scheduler_lease() -> SchedulerLease | None:
             return PostgresLease(plain.render_as_string(hide_password=False), name, ttl)
     if configured:
         raise ImproperlyConfigured(
-            f"SCHEDULER_LOCK_URL {redact_url(str(configured))!r} is neither a redis:// nor "
+            f"SCHEDULER_LOCK_URL {mask_url(str(configured))!r} is neither a redis:// nor "
             "a postgresql:// URL; set it to one of them, or unset it."
         )
     return None

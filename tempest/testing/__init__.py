@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+if TYPE_CHECKING:
+    # Imported where used: the pytest plugin imports this package in every pytest run of
+    # an environment that has tempest, and SQLAlchemy costs a third of a second.
+    from sqlalchemy import MetaData
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 __all__ = [
     "create_test_engine",
@@ -36,6 +34,8 @@ def create_test_engine(url: str = MEMORY_URL, **engine_kwargs: Any) -> AsyncEngi
         url: Database URL.
         **engine_kwargs: Passed to ``create_async_engine``.
     """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     if url == MEMORY_URL:
         from sqlalchemy.pool import StaticPool
 
@@ -45,6 +45,8 @@ def create_test_engine(url: str = MEMORY_URL, **engine_kwargs: Any) -> AsyncEngi
 
 def create_test_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """A session factory on ``engine`` that keeps objects readable after commit."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

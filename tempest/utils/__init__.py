@@ -10,62 +10,9 @@ from tempest._lazy import lazy_attributes
 from tempest.utils.dicts import modify_dict
 from tempest.utils.timezone import to_utc, utcnow
 
-if TYPE_CHECKING:
-    from tempest.utils.client_ip import get_client_ip, get_client_ip_from_scope
-    from tempest.utils.jwt import JWTUtils
-    from tempest.utils.metrics import (
-        CPUMetrics,
-        DiskMetrics,
-        GPUMetrics,
-        MemoryMetrics,
-        MetricsUtils,
-        SystemMetrics,
-    )
-    from tempest.utils.opaque_tokens import (
-        generate_opaque_token,
-        hash_opaque_token,
-        verify_opaque_token,
-    )
-    from tempest.utils.passwords import PasswordUtils
-    from tempest.utils.throttle import (
-        AttemptThrottle,
-        MemoryThrottleBackend,
-        RedisThrottleBackend,
-        ThrottleBackend,
-        ThrottleResult,
-        ThrottleStatus,
-        ThrottleUnavailableError,
-    )
-    from tempest.utils.totp import TOTPHelper
-
-__all__ = [
-    "AttemptThrottle",
-    "CPUMetrics",
-    "DiskMetrics",
-    "GPUMetrics",
-    "JWTUtils",
-    "MemoryMetrics",
-    "MemoryThrottleBackend",
-    "MetricsUtils",
-    "PasswordUtils",
-    "RedisThrottleBackend",
-    "SystemMetrics",
-    "TOTPHelper",
-    "ThrottleBackend",
-    "ThrottleResult",
-    "ThrottleStatus",
-    "ThrottleUnavailableError",
-    "generate_opaque_token",
-    "get_client_ip",
-    "get_client_ip_from_scope",
-    "hash_opaque_token",
-    "modify_dict",
-    "to_utc",
-    "utcnow",
-    "verify_opaque_token",
-]
-
-_LAZY = {
+# Public name -> the module that defines it, loaded on first use. The TYPE_CHECKING block
+# below imports exactly these names, and __all__ lists them (tests/test_exports.py).
+_LAZY: dict[str, str] = {
     "JWTUtils": "tempest.utils.jwt",
     "PasswordUtils": "tempest.utils.passwords",
     "TOTPHelper": "tempest.utils.totp",
@@ -91,6 +38,8 @@ _LAZY = {
 }
 
 
+__all__ = ["modify_dict", "to_utc", "utcnow", *_LAZY]
+
 _load = lazy_attributes(__name__, _LAZY)
 
 
@@ -100,3 +49,35 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and IDEs
+    from tempest.utils.client_ip import (
+        get_client_ip as get_client_ip,
+        get_client_ip_from_scope as get_client_ip_from_scope,
+    )
+    from tempest.utils.jwt import JWTUtils as JWTUtils
+    from tempest.utils.metrics import (
+        CPUMetrics as CPUMetrics,
+        DiskMetrics as DiskMetrics,
+        GPUMetrics as GPUMetrics,
+        MemoryMetrics as MemoryMetrics,
+        MetricsUtils as MetricsUtils,
+        SystemMetrics as SystemMetrics,
+    )
+    from tempest.utils.opaque_tokens import (
+        generate_opaque_token as generate_opaque_token,
+        hash_opaque_token as hash_opaque_token,
+        verify_opaque_token as verify_opaque_token,
+    )
+    from tempest.utils.passwords import PasswordUtils as PasswordUtils
+    from tempest.utils.throttle import (
+        AttemptThrottle as AttemptThrottle,
+        MemoryThrottleBackend as MemoryThrottleBackend,
+        RedisThrottleBackend as RedisThrottleBackend,
+        ThrottleBackend as ThrottleBackend,
+        ThrottleResult as ThrottleResult,
+        ThrottleStatus as ThrottleStatus,
+        ThrottleUnavailableError as ThrottleUnavailableError,
+    )
+    from tempest.utils.totp import TOTPHelper as TOTPHelper

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import service_url
+from tests.db.conftest import copy_project
 
 pytestmark = pytest.mark.e2e
 
@@ -54,18 +55,39 @@ async def _recreate_database(server_url: str, name: str, *, create: bool = True)
     return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def project(
-    request: pytest.FixtureRequest, new_project: Callable[..., Path]
-) -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
-    """A new project shop + orders; yields ``run(*args)`` = manage.py on its database."""
-    root = new_project("shop", "orders")
+async def _scratch_databases(server_url: str, name: str) -> list[str]:
+    import asyncpg
+
+    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", f"{name}_mm_"
+        )
+    finally:
+        await connection.close()
+    return [row["datname"] for row in rows]
+
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _manage_py(request: pytest.FixtureRequest, root: Path, tmp_path: Path) -> Iterator[Run]:
+    """``run(*args)`` = manage.py in ``root``, on SQLite or on a new PostgreSQL database.
+
+    ``run.root`` is the project, ``run.database`` the PostgreSQL database's name (None on
+    SQLite), ``run.server`` the URL of its server; the subprocesses' temporary files go to
+    ``run.tmp``, which starts empty.
+    """
     env: dict[str, str] = {}
     server_url = None
     name = f"tempest_migrations_test_{os.getpid()}"  # runs in parallel do not share it
     if request.param == "postgresql":
         server_url = service_url("TEMPEST_TEST_DATABASE_URL")
         env["DATABASE_URL"] = asyncio.run(_recreate_database(server_url, name))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env["TMPDIR"] = str(scratch)
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         from tests.helpers import PYTHON, clean_env
@@ -81,9 +103,45 @@ def project(
         )
 
     run.root = root  # type: ignore[attr-defined]
+    run.database = name if server_url else None  # type: ignore[attr-defined]
+    run.server = server_url  # type: ignore[attr-defined]
+    run.tmp = scratch  # type: ignore[attr-defined]
     yield run
-    if server_url is not None:
-        asyncio.run(_recreate_database(server_url, name, create=False))
+    left: list[str] = []
+    try:
+        if server_url is not None:
+            left = asyncio.run(_scratch_databases(server_url, name))
+        # whatever the test did, makemigrations left no scratch database behind
+        assert list(scratch.iterdir()) == []
+        assert left == []
+    finally:  # dropped also when an assertion above fails
+        if server_url is not None:
+            for database in [*left, name]:
+                asyncio.run(_recreate_database(server_url, database, create=False))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def project(
+    request: pytest.FixtureRequest, orders_project_template: Path, tmp_path: Path
+) -> Iterator[Run]:
+    """A new project shop + orders (a copy); yields ``run(*args)`` = manage.py on its database."""
+    yield from _manage_py(request, copy_project(orders_project_template, tmp_path), tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def made_project(
+    request: pytest.FixtureRequest, made_project_template: Path, tmp_path: Path
+) -> Iterator[Run]:
+    """Like ``project``, after ``makemigrations``: orders' initial revision, not applied."""
+    yield from _manage_py(request, copy_project(made_project_template, tmp_path), tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bare_project(
+    request: pytest.FixtureRequest, bare_project_template: Path, tmp_path: Path
+) -> Iterator[Run]:
+    """Like ``project``, without any app of the project's own."""
+    yield from _manage_py(request, copy_project(bare_project_template, tmp_path), tmp_path)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -218,9 +276,8 @@ def test_bad_input(project: Callable[..., subprocess.CompletedProcess[str]]) -> 
         f"Error: 'deadbeef' is not a revision of app 'orders'; its revisions: {initial_id}."
     )
     assert "tempest.W023" in ok(run("check"))  # made, not applied
-    add_note_field(root)
-    pending = error_line(run("makemigrations"))
-    assert "1 unapplied migration(s)" in pending and "manage.py migrate" in pending
+    add_note_field(root)  # the new revision needs no migrate of the first one
+    assert "add column order.note" in ok(run("makemigrations"))
     ok(run("migrate"))
     assert "W023" not in ok(run("check"))
 
@@ -228,7 +285,7 @@ def test_bad_input(project: Callable[..., subprocess.CompletedProcess[str]]) -> 
     assert "'deadbeef' is not a revision of app 'orders'" in unknown
 
     # two heads: a second revision on the same parent
-    ok(run("makemigrations"))
+    assert "No changes detected" in ok(run("makemigrations"))
     [first] = [path for path in revision_files(root, "orders") if "initial" in path.name]
     parent = re.search(r"revision: str = '(\w+)'", first.read_text())
     assert parent is not None
@@ -295,13 +352,10 @@ def test_destructive_revisions_need_consent(
     assert "No changes detected" in ok(run("makemigrations", "--check"))
 
 
-@pytest.mark.parametrize("project", ["postgresql"], indirect=True)  # SQLite commits DDL at once
-def test_a_failing_migration_leaves_the_schema_unchanged_on_postgresql(
-    project: Callable[..., subprocess.CompletedProcess[str]],
-) -> None:
-    run = project
+@pytest.mark.parametrize("made_project", ["postgresql"], indirect=True)  # SQLite: DDL commits
+def test_a_failing_migration_leaves_the_schema_unchanged_on_postgresql(made_project: Run) -> None:
+    run = made_project
     root: Path = run.root  # type: ignore[attr-defined]
-    ok(run("makemigrations"))
     ok(run("migrate"))
     [initial] = revision_files(root, "orders")
     parent = re.search(r"revision: str = '(\w+)'", initial.read_text())
@@ -318,6 +372,9 @@ def test_a_failing_migration_leaves_the_schema_unchanged_on_postgresql(
     )
     failed = error_line(run("migrate"))
     assert half_way.name in failed and "no_such_table" in failed
+    made = error_line(run("makemigrations"))  # its scratch database meets the same revision
+    assert made.startswith(f"Error: Migration orders aaaabbbbcccc ({half_way.name}) fails on a ")
+    assert "no_such_table" in made and "fix the revision and run makemigrations again" in made
     columns = ok(run("shell", "-c", _COLUMNS))
     assert "extra" not in columns and "name" in columns
     assert ok(run("showmigrations")).count("[ ]") == 1
@@ -328,3 +385,126 @@ _COLUMNS = (
     "async with database.engine.connect() as c:\n"
     "    print(await c.run_sync(lambda s: [x['name'] for x in inspect(s).get_columns('order')]))"
 )
+
+
+PRODUCT_MODEL = '''
+
+class ProductModel(BaseModel):
+    """A product of the catalog."""
+
+    title: Mapped[str] = mapped_column(String(100))
+'''
+
+ORDER_MODEL = '''
+
+class OrderModel(BaseModel):
+    """An order of one product."""
+
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product.id"))
+'''
+
+
+def test_makemigrations_twice_before_any_migrate(bare_project: Run) -> None:
+    """catalog, then sales with a foreign key to catalog, then migrate: as in Django."""
+    run = bare_project
+    root: Path = run.root  # type: ignore[attr-defined]
+    server: str | None = run.server  # type: ignore[attr-defined]
+    database: str | None = run.database  # type: ignore[attr-defined]
+    if server and database:
+        # makemigrations never opens the project database: it need not even exist
+        asyncio.run(_recreate_database(server, database, create=False))
+    ok(run("startapp", "catalog"))
+    with (root / "catalog" / "models.py").open("a") as models:
+        models.write(PRODUCT_MODEL)
+
+    made = ok(run("makemigrations", "catalog"))
+    assert "Migrations for 'catalog':" in made and "create table product" in made
+    [catalog] = revision_files(root, "catalog")
+    catalog_id = catalog.name.split("-")[1].split("_")[0]
+
+    ok(run("startapp", "sales"))
+    sales_models = root / "sales" / "models.py"
+    source = sales_models.read_text().replace(
+        "from sqlalchemy import String\n",
+        "import uuid\n\nfrom sqlalchemy import ForeignKey, String\n",
+    )
+    sales_models.write_text(source + ORDER_MODEL)
+    made = ok(run("makemigrations", "-v", "2"))
+    assert "'catalog'" not in made and "Migrations for 'sales':" in made
+    assert f"depends on {catalog_id}" in made
+    assert revision_files(root, "catalog") == [catalog]  # nothing regenerated
+    [sales] = revision_files(root, "sales")
+    created = re.findall(r"create_table\('(\w+)'", sales.read_text())
+    assert sorted(created) == ["order", "sale"]  # sales' tables only
+    assert f"depends_on: str | Sequence[str] | None = '{catalog_id}'" in sales.read_text()
+    assert ok(run("makemigrations")) == "No changes detected.\n"
+
+    # no scratch database is left (the fixture checks that too); the project's was never made
+    assert list(run.tmp.iterdir()) == []  # type: ignore[attr-defined]
+    if server and database:
+        assert asyncio.run(_scratch_databases(server, database)) == []
+        asyncio.run(_recreate_database(server, database))
+    else:
+        assert not (root / "db.sqlite3").exists()
+
+    applied = ok(run("migrate"))  # both, catalog's first
+    assert applied.index(f"Applied catalog {catalog_id} initial") < applied.index("Applied sales ")
+    listing = ok(run("showmigrations", "catalog", "sales"))
+    assert listing.count("[X]") == 2 and "[ ]" not in listing
+
+
+async def _role(server_url: str, role: str, *, create: bool = True) -> None:
+    import asyncpg
+
+    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP ROLE IF EXISTS "{role}"')
+        if create:
+            await connection.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize("project", ["postgresql"], indirect=True)
+def test_makemigrations_without_a_scratch_database(project: Run) -> None:
+    """No server to make the scratch database on, or a user who may not: one clear line."""
+    from sqlalchemy.engine import make_url
+
+    from tests.helpers import PYTHON, clean_env, free_port
+
+    root: Path = project.root  # type: ignore[attr-defined]
+
+    def makemigrations(database_url: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PYTHON, "manage.py", "makemigrations"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(DATABASE_URL=database_url),
+        )
+
+    port = free_port()
+    down = error_line(makemigrations(f"postgresql+asyncpg://app@127.0.0.1:{port}/shop"))
+    assert down.startswith(
+        f"Error: makemigrations could not create its scratch database on the PostgreSQL "
+        f"server 127.0.0.1:{port}: "
+    )
+    assert down.endswith("Check that the server of DATABASE_URL is running.")
+    other = error_line(makemigrations("mysql+aiomysql://app@127.0.0.1/shop"))
+    assert "on SQLite and PostgreSQL, not on 'mysql'" in other
+    server = make_url(project.server)  # type: ignore[attr-defined]
+    role = f"tempest_nocreatedb_{os.getpid()}"
+    asyncio.run(_role(project.server, role))  # type: ignore[attr-defined]
+    try:
+        url = server.set(username=role, password=None, database="shop")
+        refused = error_line(makemigrations(url.render_as_string(hide_password=False)))
+    finally:
+        asyncio.run(_role(project.server, role, create=False))  # type: ignore[attr-defined]
+    assert refused.startswith("Error: makemigrations builds the migrations' schema in a scratch ")
+    assert refused.endswith(
+        f"PostgreSQL user {role!r} may not create databases on {server.host}:{server.port or 5432}:"
+        f" grant it with `ALTER ROLE {role} CREATEDB;`."
+    )
+    assert revision_files(root, "orders") == []

@@ -13,12 +13,13 @@ from tests.db.test_migration_commands import (
     add_note_field,
     add_shipping_app,
     error_line,
+    made_project,
     ok,
     project,
     revision_files,
 )
 
-__all__ = ["project"]  # the fixture, shared with the migration command tests
+__all__ = ["made_project", "project"]  # the fixtures, shared with the migration command tests
 
 pytestmark = pytest.mark.e2e
 
@@ -100,12 +101,13 @@ def test_squashing_an_app(project: Run) -> None:
     assert f"was squashed into {head}" in behind and f"_squashed_{head}" in behind
 
 
-def test_squash_refuses_models_ahead_of_migrations(project: Run) -> None:
-    run = project
+def test_squash_refuses_a_database_behind_or_models_ahead(made_project: Run) -> None:
+    run = made_project
     root: Path = run.root  # type: ignore[attr-defined]
-    ok(run("makemigrations"))
-    ok(run("migrate"))
     ok(run("makemigrations", "orders", "--empty", "-m", "second"))
+    behind = error_line(run("squashmigrations", "orders", "--noinput"))
+    assert "The database has 2 unapplied migration(s) (orders " in behind
+    assert "run `manage.py migrate orders` first" in behind
     ok(run("migrate"))
     add_note_field(root)
     before = revision_files(root, "orders")

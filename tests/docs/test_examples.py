@@ -100,7 +100,7 @@ def test_getting_started(tmp_path: Path) -> None:
 
 def test_settings(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/settings.md")
-    assert_ran_everything("topics/settings.md", transcript, files=4, commands=6)
+    assert_ran_everything("topics/settings.md", transcript, files=4, commands=10)
     assert "tests/test_settings.py" in transcript.written
 
 

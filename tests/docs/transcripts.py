@@ -16,11 +16,9 @@ fail exactly when the page shows an ``Error:`` line or a failed pytest summary.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -30,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.docs.markdown import Block, Session, blocks, sessions
-from tests.helpers import PYTHON, clean_env, free_port, wait_for_http
+from tests.helpers import PYTHON, clean_env, free_port, stop_group, wait_for_http
 
 SHOWN_HOME = "/home/you"
 SHOWN_PORT = 8000
@@ -192,12 +190,7 @@ class Transcript:
         server, self._server = self._server, None
         if server is None:
             return
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)
         if server.stdout is not None:
             server.stdout.close()
 

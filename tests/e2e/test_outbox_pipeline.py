@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import service_url
-from tests.helpers import PYTHON, clean_env, free_port, http, manage, tempest, wait_for_http
+from tests.helpers import (
+    PYTHON,
+    clean_env,
+    free_port,
+    http,
+    manage,
+    stop_group,
+    tempest,
+    wait_for_http,
+)
 from tests.services import delete_task_queue, fetch_rows, scratch_database
 
 pytestmark = pytest.mark.e2e
@@ -259,14 +266,7 @@ def running(project: Project, *args: str) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield process
     finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-        # The group may outlive its leader (the worker's processes).
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        stop_group(process, timeout=10)
 
 
 @pytest.fixture(scope="module")

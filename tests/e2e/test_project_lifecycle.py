@@ -97,12 +97,16 @@ def test_routes_lists_the_example_api_with_its_app(shared_project: Path) -> None
 def test_runserver_serves_the_example_api(shared_project: Path) -> None:
     with server(shared_project, "runserver", "--noreload") as (base, _):
         assert json.loads(wait_for_http(f"{base}/health/liveness"))["status"] == "ok"
+        # Writes need a signed-in user (the project's own tests sign in); reads are public.
         status, body = http("POST", f"{base}/api/orders", b'{"name": "Coffee"}')
-        assert status == 201, body
-        created = json.loads(body)
-        status, body = http("GET", f"{base}/api/orders/{created['id']}")
-        assert status == 200
-        assert json.loads(body)["name"] == "Coffee"
+        assert status == 401, body
+        assert json.loads(body)["code"] == "UNAUTHORIZED"
+        status, body = http("GET", f"{base}/api/orders")
+        assert status == 200, body
+        assert "Coffee" not in [order["name"] for order in json.loads(body)["items"]]
+        status, body = http("GET", f"{base}/api/orders/5b0e7a44-3c1e-4f55-9a0d-1b1f2f6c9d20")
+        assert status == 404
+        assert json.loads(body)["code"] == "ORDER_NOT_FOUND"
         status, body = http("GET", f"{base}/api/orders/not-a-uuid")
         assert status == 422
         assert json.loads(body)["code"] == "VALIDATION_ERROR"
@@ -162,7 +166,7 @@ def test_the_generated_projects_own_tests_pass(shared_project: Path) -> None:
         [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], shared_project, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 passed" in result.stdout
+    assert "7 passed" in result.stdout
 
 
 def test_shell_runs_code_with_top_level_await(shared_project: Path) -> None:
@@ -231,7 +235,7 @@ def test_the_generated_projects_tests_pass_on_postgresql(shared_project: Path) -
     env = clean_env(TEMPEST_TEST_DATABASE_URL=url)
     result = run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], shared_project, 180, env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 passed" in result.stdout
+    assert "7 passed" in result.stdout
 
     async def leftover_databases() -> list[str]:
         connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))

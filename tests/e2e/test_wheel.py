@@ -1,4 +1,9 @@
-"""The built wheel works on its own: templates inside, commands run from a fresh venv."""
+"""The built wheel works on its own: templates inside, commands run from a fresh venv.
+
+The generated project then installs with its README's line, with the pip that ``python -m
+venv`` brings (23.2 with Python 3.11, which knows no dependency groups), and the tools that
+line installs (pytest, ruff, mypy) pass on it.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,11 @@ def test_wheel_installs_and_starts_a_project(tmp_path: Path) -> None:
     assert "tempest/project_template/project_name/settings.py-tpl" in names
     assert "tempest/app_template/routers.py-tpl" in names
     assert "tempest/py.typed" in names
+    # /docs and /redoc load their assets from the package (tempest.api.docs); no maps.
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png", "redoc.standalone.js"):
+        assert f"tempest/api/static/{asset}" in names, asset
+    assert "tempest/api/static/README.md" in names  # versions and licences
+    assert not [name for name in names if name.endswith(".map")]
 
     venv = tmp_path / "venv"
     assert run([PYTHON, "-m", "venv", str(venv)], tmp_path).returncode == 0
@@ -50,3 +60,35 @@ def test_wheel_installs_and_starts_a_project(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
     assert "no issues" in checked.stdout
     assert "tempest-framework==" in (project / "pyproject.toml").read_text()
+
+    # Several apps in the flat layout; the venv's tempest satisfies the pin, pip's cache
+    # (or PyPI) gives setuptools and the dev tools. The project's tests run on SQLite.
+    assert run([str(python), "manage.py", "startapp", "billing"], project, env=env).returncode == 0
+    env.pop("TEMPEST_TEST_DATABASE_URL", None)
+    install, lint = readme_command(project, "pip install"), readme_command(project, "ruff")
+    assert "-e" in install.split(), install
+    _shell(install, project, env)
+    assert "passed" in _shell("pytest -q -p no:cacheprovider", project, env)
+    _shell(lint, project, env)
+    # An app added after the install: the same line installs it too, and its tests run.
+    assert run([str(python), "manage.py", "startapp", "payments"], project, env=env).returncode == 0
+    _shell(install, project, env)
+    imported = run([str(python), "-c", "import payments, orders, billing, shop"], tmp_path, env=env)
+    assert imported.returncode == 0, imported.stderr
+    tested = _shell("pytest -q -p no:cacheprovider payments", project, env)
+    assert "passed" in tested, tested
+
+
+def readme_command(project: Path, start: str) -> str:
+    """The line of the project README's shell block that starts with ``start``, no comment."""
+    readme = (project / "README.md").read_text()
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    found = [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith(start)]
+    assert len(found) == 1, f"README.md has no single {start!r} line:\n{block}"
+    return found[0]
+
+
+def _shell(command: str, cwd: Path, env: dict[str, str]) -> str:
+    done = run(["sh", "-c", command], cwd, timeout=600, env=env)
+    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    return done.stdout

@@ -14,7 +14,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from tests.conftest import service_url
-from tests.helpers import PYTHON, clean_env, manage, tempest
+from tests.helpers import PYTHON, clean_env, manage, stop_group, tempest
 
 pytestmark = pytest.mark.e2e
 
@@ -106,14 +106,7 @@ def scheduler(project: Project, **env: str) -> Iterator[Scheduler]:
     try:
         yield Scheduler(process, log)
     finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        stop_group(process, timeout=5)
         output.close()
 
 

@@ -21,14 +21,11 @@ import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.middleware import body_limit as _starlette_body_limit
-from starlette.middleware.body_limit import (
-    _BODY_LIMIT_RESPONDER_SCOPE_KEY,
-    MAX_BODY_SIZE_SCOPE_KEY,
-    RequestBodyLimitResponder,
-)
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY, RequestBodyLimitResponder
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tempest.api.internals import body_limit_responder_scope_key, starlette_body_too_large_error
 
 __all__ = [
     "BodySizeLimitMiddleware",
@@ -37,6 +34,9 @@ __all__ = [
     "body_too_large_response",
     "invalid_text_response",
 ]
+
+# Where Starlette's body limit finds the active responder (a private key of Starlette's).
+_BODY_LIMIT_RESPONDER_SCOPE_KEY = body_limit_responder_scope_key()
 
 INVALID_TEXT_MESSAGE = (
     "Text must not contain NUL (\\u0000) or unpaired surrogate (\\ud800-\\udfff) characters."
@@ -189,9 +189,7 @@ class _ResponseSent(Exception):
 
 _OURS: tuple[type[HTTPException], ...] = (RequestBodyTooLargeError, InvalidTextError)
 # Starlette's own signal, raised by a route- or router-level limit nested inside ours.
-_STARLETTES: tuple[type[HTTPException], ...] = tuple(
-    cls for cls in (getattr(_starlette_body_limit, "_RequestBodyTooLarge", None),) if cls
-)
+_STARLETTES: tuple[type[HTTPException], ...] = (starlette_body_too_large_error(),)
 
 
 def _is_json(content_type: bytes) -> bool:

@@ -26,9 +26,10 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from starlette._utils import parse_host_header
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tempest.api.internals import host_header_parser
 
 __all__ = [
     "DEBUG_HOSTS",
@@ -37,6 +38,8 @@ __all__ = [
     "allow_test_hosts",
     "allowed_hosts",
 ]
+
+parse_host_header = host_header_parser()  # Starlette's, a private function
 
 DEBUG_HOSTS: tuple[str, ...] = (".localhost", "127.0.0.1", "[::1]")
 """The hosts an empty ``ALLOWED_HOSTS`` allows in DEBUG (Django's)."""

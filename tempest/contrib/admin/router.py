@@ -159,7 +159,7 @@ def make_admin_router(
 def _session_dependency(db: AsyncDatabaseManager | None) -> Callable[..., Any]:
     if db is not None:
         return db.session_dependency
-    from tempest.db.dependencies import get_session
+    from tempest.db import get_session
 
     return get_session
 

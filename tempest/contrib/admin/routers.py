@@ -1,15 +1,35 @@
 """The project's admin at /admin: the default ``site`` with every installed app's admin.py."""
 
-from typing import Any
+import threading
+from typing import Any, cast
 
 from fastapi import APIRouter
 
+# (the settings object, the router built from it): reading `router` again under the same
+# settings gives the same object; a new settings object gets a router built from it.
+_built: tuple[object, APIRouter] | None = None
+_lock = threading.Lock()
+
 
 def __getattr__(name: str) -> Any:
-    # Built per application, from the settings and the apps it starts with.
     if name == "router":
-        return build_router()
+        return get_router()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def get_router() -> APIRouter:
+    """The admin router for the current settings, built once per settings object.
+
+    ``routers.router`` returns it; :func:`build_router` builds a new one.
+    """
+    global _built
+    from tempest.conf import LazySettings, settings
+
+    target = cast(LazySettings, settings).unwrap()
+    with _lock:
+        if _built is None or _built[0] is not target:
+            _built = (target, build_router())
+        return _built[1]
 
 
 def build_router() -> APIRouter:

@@ -11,22 +11,24 @@ from typing import TYPE_CHECKING, Any
 from tempest.contrib.auth.users import get_user_model
 from tempest.utils.imports import lazy_attributes
 
-if TYPE_CHECKING:
-    from tempest.contrib.auth.password_validation import validate_password
-    from tempest.contrib.auth.router import make_auth_router
-    from tempest.contrib.auth.service import UserAuthService
-
-__all__ = ["UserAuthService", "get_user_model", "make_auth_router", "validate_password"]
-
-_LAZY = {
+# Public name -> the module that defines it, loaded on first use. The TYPE_CHECKING block
+# below imports exactly these names, and __all__ lists them (tests/test_exports.py).
+_LAZY: dict[str, str] = {
     "UserAuthService": "tempest.contrib.auth.service",
     "make_auth_router": "tempest.contrib.auth.router",
     "validate_password": "tempest.contrib.auth.password_validation",
 }
 
+__all__ = ["get_user_model", *_LAZY]
 
 _load = lazy_attributes(__name__, _LAZY)
 
 
 def __getattr__(name: str) -> Any:
     return _load(name)
+
+
+if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and IDEs
+    from tempest.contrib.auth.password_validation import validate_password as validate_password
+    from tempest.contrib.auth.router import make_auth_router as make_auth_router
+    from tempest.contrib.auth.service import UserAuthService as UserAuthService

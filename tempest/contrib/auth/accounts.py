@@ -108,12 +108,9 @@ async def find_user(
         email: The email, in any case.
         model: The user model (default ``get_user_model()``).
     """
-    from sqlalchemy import select
+    from tempest.contrib.auth.repositories import UserRepository
 
-    model = model or get_user_model()
-    statement = select(model).where(model.email == normalize_email(email))
-    found: BaseUserModel | None = await session.scalar(statement)
-    return found
+    return await UserRepository(session, model or get_user_model()).by_email(email)
 
 
 async def create_user(
@@ -132,9 +129,9 @@ async def create_user(
         user.set_unusable_password()
     else:
         user.set_password(check_password(password, user))
-    session.add(user)
-    await session.flush()
-    return user
+    from tempest.contrib.auth.repositories import UserRepository
+
+    return await UserRepository(session, type(user)).insert(user)
 
 
 @asynccontextmanager
@@ -181,8 +178,9 @@ async def accept_totp_code(
     Returns:
         Whether the code was right and its step not used before.
     """
-    from sqlalchemy import update
     from sqlalchemy.orm.attributes import set_committed_value
+
+    from tempest.contrib.auth.repositories import UserRepository
 
     if totp is None:
         from tempest.utils.totp import TOTPHelper
@@ -194,17 +192,7 @@ async def accept_totp_code(
     step = totp.verify(secret, code, last_used_step=user.mfa_last_used_step)
     if step is None:
         return False
-    model = type(user)
-    claimed = await session.execute(
-        update(model)
-        .where(
-            model.id == user.id,
-            model.mfa_last_used_step.is_(None) | (model.mfa_last_used_step < step),
-        )
-        .values(mfa_last_used_step=step)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(claimed, "rowcount", 0) != 1:
+    if not await UserRepository(session, type(user)).claim_totp_step(user, step):
         return False
     set_committed_value(user, "mfa_last_used_step", step)  # already stored: no second UPDATE
     return True

@@ -47,7 +47,8 @@ def shared_broker_url(command: str) -> str:
     Raises:
         CommandError: The broker is the in-memory one.
     """
-    from tempest.tasks.brokers import broker_scheme, redact_url
+    from tempest.conf.masking import mask_url
+    from tempest.tasks.brokers import broker_scheme
     from tempest.tasks.project import task_settings
 
     url = task_settings()[0]
@@ -57,7 +58,7 @@ def shared_broker_url(command: str) -> str:
             "(tasks run inside the process that sends them). Set TASKIQ_BROKER_URL to an "
             "amqp:// or redis:// URL."
         )
-    return redact_url(url)
+    return mask_url(url)
 
 
 def project_broker(queue_name: str | None = None) -> AsyncBroker:

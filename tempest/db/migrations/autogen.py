@@ -18,7 +18,9 @@ from sqlalchemy.engine import Connection
 from tempest.db.migration_hooks import reorder_base_columns_first
 from tempest.db.migrations.environment import EnvironmentOptions
 from tempest.db.migrations.errors import MigrationError
+from tempest.db.migrations.executor import apply_plan, make_plan
 from tempest.db.migrations.project import Migrations, multiple_heads_message
+from tempest.db.migrations.scratch import scratch_database
 
 __all__ = ["PlannedRevision", "describe_operations", "make_revisions", "merge_heads"]
 
@@ -50,11 +52,14 @@ def make_revisions(
     empty: bool = False,
     write: bool = True,
 ) -> list[PlannedRevision]:
-    """Compare the models with the database and write one revision per changed app.
+    """Compare the models with the migrations and write one revision per changed app.
 
-    The database must be at the heads of every app (``migrate`` first), like Alembic's
-    autogenerate requires. Apps are handled so that an app comes after the apps its
-    foreign keys point to, and its revision depends on their heads.
+    What the migrations build is made in a scratch database of the project's dialect
+    (:func:`~tempest.db.migrations.scratch.scratch_database`): every app's revisions are
+    applied to it, autogenerate compares the models with it, and it is dropped. The project
+    database is not opened, so it may be behind, empty or unreachable. Apps are handled so
+    that an app comes after the apps its foreign keys point to, and its revision depends on
+    their heads.
 
     Args:
         migrations: The project's migrations.
@@ -68,7 +73,8 @@ def make_revisions(
         The revisions, in the order they were made.
 
     Raises:
-        MigrationError: Unknown app, two heads, pending migrations, or a foreign key to an
+        MigrationError: Unknown app, two heads, a revision that fails in the scratch
+            database, no scratch database (see ``scratch_database``), or a foreign key to an
             app without migrations that is not part of this run.
     """
     chosen = [migrations.app(label) for label in labels] or list(migrations.apps.values())
@@ -134,8 +140,8 @@ def make_revisions(
     )
 
     def run(connection: Connection) -> None:
-        migrations.tidy_version_table(connection, script)
-        _require_up_to_date(migrations, connection, {app.label for app in chosen})
+        if not empty:  # an empty revision compares nothing
+            _build_schema(scratch, connection)
         config = migrations.config(options, connection)
         if empty:  # no autogenerate: env.py must still run, for the split_by_app hook
             config.set_main_option("revision_environment", "true")
@@ -150,7 +156,10 @@ def make_revisions(
     if write:
         for app in chosen:
             app.directory.mkdir(parents=True, exist_ok=True)
-    migrations.connect(run)
+    with scratch_database(migrations.database_url) as scratch_url:
+        scratch = Migrations(scratch_url, list(migrations.apps.values()), migrations.metadata)
+        options.url = scratch_url
+        scratch.connect(run)
     return planned
 
 
@@ -309,18 +318,23 @@ def _flatten(operations: Iterable[Any]) -> Iterable[Any]:
             yield operation
 
 
-def _require_up_to_date(migrations: Migrations, connection: Connection, labels: set[str]) -> None:
-    """The compared apps' revisions must all be applied: their tables are compared."""
-    script = migrations.script()
-    applied = migrations.applied(migrations.current_heads(connection), script)
-    pending = [
-        revision
-        for revision in migrations.pending(applied, script)
-        if migrations.app_of(revision) in labels
-    ]
-    if pending:
-        names = ", ".join(f"{migrations.app_of(r)} {r.revision}" for r in pending[:5])
+def _build_schema(scratch: Migrations, connection: Connection) -> None:
+    """Apply every app's revisions to the scratch database, as ``migrate`` would.
+
+    Raises:
+        MigrationError: A revision fails on the empty database; the message names it.
+    """
+    plan = make_plan(scratch, connection)
+    done: list[str] = []
+    try:
+        apply_plan(scratch, connection, plan, allow_destructive=True, progress=done.append)
+    except MigrationError as error:
+        failed = plan.steps[len(done)] if len(done) < len(plan.steps) else None
+        where = f"{failed.label} {failed.revision} ({failed.path.name})" if failed else "?"
+        cause = str(error.__cause__ or error).strip()
+        reason = cause.splitlines()[0] if cause else type(error).__name__
         raise MigrationError(
-            f"The database has {len(pending)} unapplied migration(s) ({names}); run "
-            "`manage.py migrate` first: new revisions are computed against it."
-        )
+            f"Migration {where} fails on a new database: {reason}. makemigrations applies "
+            "every migration to a scratch database to compare the models with it; fix the "
+            "revision and run makemigrations again."
+        ) from error

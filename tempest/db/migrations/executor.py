@@ -12,6 +12,7 @@ from alembic import command
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from tempest.db.internals import all_down_revisions, upgrade_steps
 from tempest.db.migrations.destructive import destructive_operations
 from tempest.db.migrations.environment import EnvironmentOptions
 from tempest.db.migrations.errors import DestructiveMigrationError, MigrationError
@@ -132,7 +133,7 @@ def _upgrade_to(
         if current.revision in applied or current.revision in needed:
             continue
         needed[current.revision] = current
-        pending.extend(script.get_revision(parent) for parent in current._all_down_revisions)
+        pending.extend(script.get_revision(parent) for parent in all_down_revisions(current))
     ordered = [r for r in migrations.pending(applied, script) if r.revision in needed]
     return MigrationPlan("upgrade", target, [_step(migrations, r) for r in ordered], label)
 
@@ -231,7 +232,7 @@ def _upgrade_in_plan_order(config: Any, plan: MigrationPlan) -> None:
     position = {step.revision: index for index, step in enumerate(plan.steps)}
 
     def upgrade(current: Any, context: Any) -> list[Any]:
-        steps = script._upgrade_revs(plan.target, current)
+        steps = upgrade_steps(script, plan.target, current)
         return sorted(steps, key=lambda step: position.get(step.revision.revision, len(position)))
 
     with EnvironmentContext(config, script, fn=upgrade, destination_rev=plan.target):

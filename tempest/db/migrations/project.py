@@ -17,6 +17,7 @@ from alembic.util.exc import CommandError as AlembicCommandError
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
+from tempest.db.internals import all_down_revisions
 from tempest.db.migrations.environment import EnvironmentOptions
 from tempest.db.migrations.errors import MigrationError
 
@@ -290,20 +291,6 @@ class Migrations:
         """Revisions not applied yet, in an order ``upgrade heads`` may apply them."""
         return _oldest_first([r for r in script.walk_revisions() if r.revision not in applied])
 
-    def unapplied_by_app(self) -> dict[str, int]:
-        """How many revisions of each app the project database lacks (apps with none left out)."""
-
-        def count(connection: Connection) -> dict[str, int]:
-            script = self.script()
-            applied = self.applied(self.current_heads(connection), script)
-            counts: dict[str, int] = {}
-            for revision in self.pending(applied, script):
-                label = self.app_of(revision)
-                counts[label] = counts.get(label, 0) + 1
-            return counts
-
-        return self.connect(count)
-
     def unapply_plan(
         self, applied: set[str], revisions: Iterable[str], script: ScriptDirectory
     ) -> list[Script]:
@@ -366,7 +353,7 @@ def _get(script: ScriptDirectory, revision_id: str) -> Script | None:
 
 def _parents(revision: Script) -> tuple[str, ...]:
     """Revisions that must be applied before this one: its parents and its dependencies."""
-    return tuple(revision._all_down_revisions)
+    return all_down_revisions(revision)
 
 
 def _oldest_first(revisions: Iterable[Script]) -> list[Script]:

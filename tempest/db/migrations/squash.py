@@ -60,9 +60,10 @@ class SquashPlan:
 def plan_squash(migrations: Migrations, label: str) -> SquashPlan:
     """Check that an app can be squashed, and say what it changes.
 
-    The database must have every migration applied and the app's models must match its
-    migrations: the squashed revision is generated from the models, so this is what makes
-    it equal to the revisions it replaces.
+    The database must have the app's migrations applied (afterwards it is at the squashed
+    revision, which keeps the head's id) and the app's models must match its migrations
+    (compared in a scratch database, as ``makemigrations`` does): the squashed revision is
+    generated from the models, so this is what makes it equal to the revisions it replaces.
 
     Raises:
         MigrationError: Unknown app, fewer than two revisions, two heads, a database that is
@@ -77,6 +78,7 @@ def plan_squash(migrations: Migrations, label: str) -> SquashPlan:
         raise MigrationError(
             f"App {label!r} has {len(revisions)} revision(s); there is nothing to squash."
         )
+    migrations.connect(lambda connection: _require_applied(migrations, connection, label))
     if make_revisions(migrations, [label], write=False):
         raise MigrationError(
             f"The models of app {label!r} have changes that no migration holds; run "
@@ -183,6 +185,25 @@ def _generate(
     source = _set_assignment(path.read_text(encoding="utf-8"), "depends_on", plan.depends_on)
     path.write_text(source, encoding="utf-8")
     return path
+
+
+def _require_applied(migrations: Migrations, connection: Connection, label: str) -> None:
+    """The app's revisions must all be applied to the project database.
+
+    A database part-way through the old revisions cannot use the squashed one; the
+    developer's own database must not end up there.
+    """
+    script = migrations.script()
+    migrations.tidy_version_table(connection, script)
+    applied = migrations.applied(migrations.current_heads(connection), script)
+    pending = [r for r in migrations.pending(applied, script) if migrations.app_of(r) == label]
+    if pending:
+        names = ", ".join(f"{label} {revision.revision}" for revision in pending[:5])
+        raise MigrationError(
+            f"The database has {len(pending)} unapplied migration(s) ({names}); run "
+            f"`manage.py migrate {label}` first: a database part-way through the old "
+            "revisions cannot use the squashed one."
+        )
 
 
 def _rewire(path: Path, plan: SquashPlan) -> str:

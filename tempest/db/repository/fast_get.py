@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.util import greenlet_spawn
 
+from tempest.db.internals import register_loaded_state
 from tempest.db.transaction import AUTOCOMMIT_INFO_KEY, in_atomic_block
 
 __all__ = ["fast_get_by_id"]
@@ -135,8 +136,7 @@ def _load_row(session: Session, mapper: Mapper[Any], plan: _Plan, record: Any) -
     key = mapper.identity_key_from_primary_key((values[plan.attributes[plan.pk_index]],))
     state.key = key
     state.session_id = session.hash_key
-    session.identity_map._add_unpresent(state, key)
-    state._commit_all(values, session.identity_map)
+    register_loaded_state(session.identity_map, state, key, values)
     if session.dispatch.loaded_as_persistent:
         session.dispatch.loaded_as_persistent(session, state)
     return instance

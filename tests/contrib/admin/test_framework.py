@@ -142,3 +142,13 @@ def test_check_deploy_refuses_an_admin_cookie_over_http(shared_project: Path) ->
     assert "admin.E101" in result.stdout + result.stderr
     quiet = manage(shared_project, "check", "--deploy")
     assert "admin.E101" not in quiet.stdout + quiet.stderr
+
+
+async def test_the_admin_router_is_one_object_per_settings_object(build: Build) -> None:
+    from tempest.contrib.admin import routers
+
+    await build()
+    first = routers.router
+    assert routers.router is first  # not rebuilt on each access
+    await build(TITLE="Other")  # new settings: a router built from them
+    assert routers.router is not first

@@ -1,10 +1,18 @@
-"""An in-process app with the auth router, a real database and a real SMTP server."""
+"""An in-process app with the auth router, a real database and a real SMTP server; a new
+project driven through manage.py subprocesses; a private Redis a test may kill."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+import shutil
+import signal
+import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +25,8 @@ from tempest.conf import Settings, settings
 from tempest.contrib.auth.service import UserAuthService
 from tempest.core.asgi import get_asgi_application
 from tempest.db import get_database, reset_database
-from tests.conftest import _empty_tables
+from tests.conftest import _empty_tables, service_url
+from tests.helpers import free_port
 from tests.mail.test_sender import SMTPServer, links_in, parts, start_server
 
 PASSWORD = "correct horse battery"
@@ -123,3 +132,101 @@ async def build(database_url: str, smtp: SMTPServer) -> AsyncIterator[Build]:
 async def env(build: Build) -> AuthEnv:
     """The app with the default settings of the tests."""
     return await build(AUTH_MAX_LOGIN_ATTEMPTS=3)
+
+
+# -- a new project, run through manage.py --------------------------------------------------
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+"""``run(*args, input=None, **env)``: ``manage.py ARGS`` in the project, as a user runs it."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def project(request: pytest.FixtureRequest, new_project: Callable[..., Path]) -> Iterator[Run]:
+    """A migrated new project (which installs tempest.contrib.auth); yields ``run``.
+
+    ``run.root`` is the project's folder. On PostgreSQL the project has a database of its
+    own, one per test run, dropped afterwards.
+    """
+    from tests.db.test_migration_commands import _recreate_database, ok
+    from tests.helpers import PYTHON, clean_env
+
+    root = new_project("shop")
+    env = {"AUTH_PASSWORD_HASH_ROUNDS": "4"}
+    server_url = ""
+    database = f"tempest_auth_project_test_{os.getpid()}"  # one per run: runs do not clash
+    if request.param == "postgresql":
+        server_url = service_url("TEMPEST_TEST_DATABASE_URL")
+        env["DATABASE_URL"] = asyncio.run(_recreate_database(server_url, database))
+
+    def run(*args: str, input: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(**env, **extra),
+            input=input,
+        )
+
+    run.root = root  # type: ignore[attr-defined]
+    ok(run("migrate"))
+    yield run
+    if server_url:
+        asyncio.run(_recreate_database(server_url, database, create=False))
+
+
+# -- a Redis of one test alone ---------------------------------------------------------------
+
+_NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
+
+
+class PrivateRedis:
+    """A ``redis-server`` of one test alone, on a free port (never the shared one)."""
+
+    def __init__(self, binary: str, cwd: Any) -> None:
+        self.binary = binary
+        self.cwd = cwd
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import socket
+
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *_NO_PERSISTENCE],
+            cwd=self.cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Any) -> Iterator[PrivateRedis]:
+    """A private ``redis-server`` the test may kill and start again."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(binary, tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

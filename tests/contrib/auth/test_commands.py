@@ -3,20 +3,16 @@ on a new project (which installs tempest.contrib.auth), on SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import service_url
-from tests.db.test_migration_commands import _recreate_database, error_line, ok
+from tests.contrib.auth.conftest import Run
+from tests.db.test_migration_commands import error_line, ok
 
 pytestmark = pytest.mark.e2e
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
 CHECK_PASSWORD = (
     "from sqlalchemy import select\n"
@@ -38,37 +34,6 @@ def prompted_error(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 1, result.stdout
     assert "Traceback" not in result.stderr
     return result.stderr.strip().splitlines()[-1]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def project(request: pytest.FixtureRequest, new_project: Callable[..., Path]) -> Iterator[Run]:
-    """A migrated new project; yields ``run(*args, input=None, **env)`` = manage.py."""
-    root = new_project("shop")
-    env = {"AUTH_PASSWORD_HASH_ROUNDS": "4"}
-    server_url = ""
-    database = f"tempest_auth_commands_test_{os.getpid()}"  # one per run: runs do not clash
-    if request.param == "postgresql":
-        server_url = service_url("TEMPEST_TEST_DATABASE_URL")
-        env["DATABASE_URL"] = asyncio.run(_recreate_database(server_url, database))
-
-    def run(*args: str, input: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
-        from tests.helpers import PYTHON, clean_env
-
-        return subprocess.run(
-            [PYTHON, "manage.py", *args],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=clean_env(**env, **extra),
-            input=input,
-        )
-
-    run.root = root  # type: ignore[attr-defined]
-    ok(run("migrate"))
-    yield run
-    if server_url:
-        asyncio.run(_recreate_database(server_url, database, create=False))
 
 
 def test_createsuperuser_asks_and_creates_an_administrator(project: Run) -> None:
@@ -126,10 +91,11 @@ def test_user_commands_and_changepassword(project: Run) -> None:
     assert "ana@example.com (admin)" in ok(run("user", "list", "--admin"))
     ok(run("user", "revoke", "--email", "ana@example.com"))
     assert ok(run("user", "list", "--admin")) == "0 user(s).\n"
-    for action in ("promote", "revoke"):
+    for action in ("promote", "revoke", "activate", "deactivate"):
         missing = run("user", action, "--email", "nobody@example.com")
         assert missing.returncode == 1
         assert error_line(missing) == "Error: no user found with email 'nobody@example.com'."
+        assert missing.stdout == ""
 
     changed = run("changepassword", "ana@example.com", input="new-password-2\nnew-password-2\n")
     assert ok(changed).endswith("Password of ana@example.com changed.\n")

@@ -107,8 +107,11 @@ async def test_each_application_gets_its_own_auth_router(build: Build) -> None:
     from tempest.contrib.auth import routers
 
     env = await build()
-    assert routers.router is not routers.router  # built per application, with its service
+    first = routers.router
+    assert routers.router is first  # one object per settings object, with its service
     assert (await env.http.post("/api/auth/login", json={})).status_code == 422  # mounted
+    await build(TITLE="Other")  # new settings: a router (and service) built from them
+    assert routers.router is not first
 
 
 async def test_a_project_route_wins_over_the_auth_apps_on_the_same_path(

@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pyotp
 import pytest
 
 from tests.conftest import service_url
-from tests.contrib.auth.conftest import PASSWORD, AuthEnv, Build
+from tests.contrib.auth.conftest import PASSWORD, AuthEnv, Build, PrivateRedis
 from tests.contrib.conftest import Checks
-from tests.helpers import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("restore_root_logging")]
 
@@ -295,60 +290,6 @@ async def test_api_and_admin_failures_add_up_on_one_counter(
 
 
 # -- the shared backend is down -------------------------------------------------------------
-
-
-_NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
-
-
-class PrivateRedis:
-    """A ``redis-server`` of one test alone, on a free port (never the shared one)."""
-
-    def __init__(self, binary: str, cwd: Any) -> None:
-        self.binary = binary
-        self.cwd = cwd
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        import socket
-
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *_NO_PERSISTENCE],
-            cwd=self.cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Iterator[PrivateRedis]:
-    """A private ``redis-server`` the test may kill and start again."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    server = PrivateRedis(binary, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 async def test_sign_in_fails_closed_when_the_throttle_s_redis_is_down(

@@ -5,11 +5,8 @@ expire (issue 13). Real database (SQLite and PostgreSQL), real bcrypt, real SMTP
 
 from __future__ import annotations
 
-import asyncio
 import re
-import subprocess
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,8 +14,7 @@ from sqlalchemy import select, update
 
 from tempest.contrib.auth.users import get_user_model
 from tempest.db import atomic, get_database
-from tests.conftest import service_url
-from tests.contrib.auth.conftest import PASSWORD, AuthEnv, Build
+from tests.contrib.auth.conftest import PASSWORD, AuthEnv, Build, Run
 
 pytestmark = pytest.mark.anyio
 
@@ -216,40 +212,6 @@ ME = (
     "    r = await c.get('/api/auth/me', headers={'Authorization': 'Bearer ' + TOKEN})\n"
     "print(r.status_code)"
 )
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def project(request: pytest.FixtureRequest, new_project: Callable[..., Path]) -> Iterator[Run]:
-    """A migrated new project; yields ``run(*args, input=None)`` = manage.py."""
-    import os
-
-    from tests.db.test_migration_commands import _recreate_database, ok
-    from tests.helpers import PYTHON, clean_env
-
-    root = new_project("shop")
-    env = {"AUTH_PASSWORD_HASH_ROUNDS": "4"}
-    name = f"tempest_sessions_end_test_{os.getpid()}"
-    if request.param == "postgresql":
-        server = service_url("TEMPEST_TEST_DATABASE_URL")
-        env["DATABASE_URL"] = asyncio.run(_recreate_database(server, name))
-
-    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PYTHON, "manage.py", *args],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=clean_env(**env),
-            input=input,
-        )
-
-    ok(run("migrate"))
-    yield run
-    if request.param == "postgresql":
-        asyncio.run(_recreate_database(server, name, create=False))
 
 
 @pytest.mark.e2e

@@ -187,8 +187,17 @@ def test_check_deploy_refuses_a_weak_jwt_secret(new_project: Callable[..., Path]
     from tests.helpers import manage
 
     root = new_project("shop")
-    strong = {"SECRET_KEY": "k" * 10 + "x9Q!z@8#w$7%v^6&u*5(t)4_s+3", "DEBUG": "false"}
-    weak = manage(root, "check", "--deploy", **strong, JWT_SECRET="secret")
+    secret_key = "k" * 10 + "x9Q!z@8#w$7%v^6&u*5(t)4_s+3"
+    weak = manage(
+        root, "check", "--deploy", SECRET_KEY=secret_key, DEBUG="false", JWT_SECRET="secret"
+    )
     assert weak.returncode == 1 and "auth.E101" in weak.stdout + weak.stderr
-    good = manage(root, "check", "--deploy", **strong, JWT_SECRET="Zq8#" * 4 + "Yw7$Xv6%" * 3)
+    good = manage(
+        root,
+        "check",
+        "--deploy",
+        SECRET_KEY=secret_key,
+        DEBUG="false",
+        JWT_SECRET="Zq8#" * 4 + "Yw7$Xv6%" * 3,
+    )
     assert "auth.E101" not in good.stdout + good.stderr

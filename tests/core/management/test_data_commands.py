@@ -223,11 +223,13 @@ def database(
         drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
         asyncio.run(_execute(admin_url, drop, f'CREATE DATABASE "{name}"'))
     database = Database(str(request.param), project, url)
-    migrated = database.run("migrate")
-    assert migrated.returncode == 0, migrated.stderr
-    yield database
-    if admin_url is not None:
-        asyncio.run(_execute(admin_url, drop))
+    try:
+        migrated = database.run("migrate")
+        assert migrated.returncode == 0, migrated.stderr
+        yield database
+    finally:  # also when migrate fails
+        if admin_url is not None:
+            asyncio.run(_execute(admin_url, drop))
 
 
 async def _execute(url: str, *statements: str) -> None:

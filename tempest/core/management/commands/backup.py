@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from tempest.core.management.base import CommandError, echo
+from tempest.core.management.progress import progress
 
 
 @click.command()
@@ -42,7 +43,8 @@ def command(output: Path | None) -> None:
         destination = output if output is not None else default_backup_path(target)
         echo(f"Backing up {target.safe_url} to {destination}...")
         started = time.monotonic()
-        backup(target, destination)
+        with progress() as status:
+            backup(target, destination, progress=status.update if status.enabled else None)
     except BackupError as error:
         raise CommandError(str(error)) from error
     elapsed = time.monotonic() - started

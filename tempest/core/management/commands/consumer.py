@@ -18,11 +18,11 @@ async def command() -> None:
     taking messages, lets the ones in progress finish, and exits with status 0.
     """
     from tempest.conf import settings
+    from tempest.conf.masking import mask_url
     from tempest.exceptions.framework import ImproperlyConfigured
     from tempest.queue.project import (
         connect_or_explain,
         get_consumer,
-        safe_url,
         stop_queue,
         subscriber_routers,
     )
@@ -46,7 +46,7 @@ async def command() -> None:
             await connect_or_explain(manager)
         except ConnectionError as error:
             raise CommandError(str(error)) from error
-        echo(f"Connected to {safe_url(settings.RABBITMQ_URL)}.")
+        echo(f"Connected to {mask_url(settings.RABBITMQ_URL)}.")
         for config, router in routers:
             queues = ", ".join(_queue_name(subscriber) for subscriber in router.subscribers)
             echo(f"  {config.label}: {queues}")

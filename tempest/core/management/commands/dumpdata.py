@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from tempest.core.management.base import CommandError, echo
+from tempest.core.management.progress import Progress, progress
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -73,9 +74,6 @@ async def _dump(
     progress_level: int,
     progress_err: bool,
 ) -> int:
-    from sqlalchemy.exc import DBAPIError
-
-    from tempest.core.management.fixtures import database_error_message
     from tempest.db import get_database
 
     engine = get_database().engine
@@ -83,29 +81,49 @@ async def _dump(
     if engine.dialect.name == "postgresql":  # one snapshot for every table
         options["isolation_level"] = "REPEATABLE READ"
     writer = _JSONArrayWriter(stream, indent)
-    total = 0
     async with engine.connect() as connection:
         if options:
             connection = await connection.execution_options(**options)
-        for info in infos:
-            try:
-                count = await _dump_model(connection, info, writer)
-            except DBAPIError as error:
-                raise CommandError(
-                    f"Cannot read {info.label} (table {info.table.name!r}): "
-                    f"{database_error_message(error)}. Are the tables created (migrate)?"
-                ) from error
-            total += count
-            echo(
-                f"Dumped {count} object(s) of {info.label}.", level=progress_level, err=progress_err
+        with progress(len(infos)) as status:
+            total = await _dump_models(
+                connection, infos, writer, status, progress_level, progress_err
             )
         await connection.rollback()
     writer.close()
     return total
 
 
+async def _dump_models(
+    connection: AsyncConnection,
+    infos: list[ModelInfo],
+    writer: _JSONArrayWriter,
+    status: Progress,
+    progress_level: int,
+    progress_err: bool,
+) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from tempest.core.management.fixtures import database_error_message
+
+    total = 0
+    for info in infos:
+        status.step(f"Dumping {info.label}")
+        try:
+            count = await _dump_model(connection, info, writer, status)
+        except DBAPIError as error:
+            raise CommandError(
+                f"Cannot read {info.label} (table {info.table.name!r}): "
+                f"{database_error_message(error)}. Are the tables created (migrate)?"
+            ) from error
+        total += count
+        status.echo(
+            f"Dumped {count} object(s) of {info.label}.", level=progress_level, err=progress_err
+        )
+    return total
+
+
 async def _dump_model(
-    connection: AsyncConnection, info: ModelInfo, writer: _JSONArrayWriter
+    connection: AsyncConnection, info: ModelInfo, writer: _JSONArrayWriter, status: Progress
 ) -> int:
     from sqlalchemy import select
 
@@ -132,6 +150,8 @@ async def _dump_model(
             {"model": info.label, "pk": pk_values[0] if single_pk else pk_values, "fields": fields}
         )
         count += 1
+        if count % BATCH_SIZE == 0:
+            status.update(f"Dumping {info.label}: {count} object(s)")
     return count
 
 

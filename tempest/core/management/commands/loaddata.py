@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tempest.core.management.base import CommandError, echo
+from tempest.core.management.progress import Progress, progress
 
 if TYPE_CHECKING:
     from sqlalchemy import Column
@@ -38,10 +39,12 @@ async def command(fixtures: tuple[str, ...]) -> None:
     models = {info.label.lower(): info for info in installed_models()}
     files = [path for name in fixtures for path in _find(name)]
     rows: list[_Row] = []
-    for path in files:
-        loaded = _parse(path, models)
-        echo(f"Read {len(loaded)} object(s) from {_shown(path)}.")
-        rows.extend(loaded)
+    with progress(len(files)) as status:
+        for path in files:
+            status.step(f"Reading {_shown(path)}")
+            loaded = _parse(path, models)
+            status.echo(f"Read {len(loaded)} object(s) from {_shown(path)}.")
+            rows.extend(loaded)
     await _save(rows)
     echo(f"Installed {len(rows)} object(s) from {len(files)} fixture(s).")
 
@@ -225,12 +228,20 @@ def _upsert(connection: AsyncConnection, batch: _Batch) -> Insert:
 
 
 async def _save(rows: list[_Row]) -> None:
+    batches = _batches(rows)
+    per_model: dict[str, int] = {}
+    for row in rows:
+        per_model[row.info.label] = per_model.get(row.info.label, 0) + 1
+    with progress(len(per_model)) as status:
+        await _save_batches(batches, per_model, status)
+
+
+async def _save_batches(batches: list[_Batch], per_model: dict[str, int], status: Progress) -> None:
     from sqlalchemy.exc import StatementError
 
     from tempest.core.management.fixtures import database_error_message
     from tempest.db import get_database
 
-    batches = _batches(rows)
     async with get_database().engine.connect() as connection:
         transaction = await connection.begin()
         current = 0
@@ -238,13 +249,17 @@ async def _save(rows: list[_Row]) -> None:
             saved = 0
             for number, batch in enumerate(batches):
                 current = number
+                label = batch.info.label
+                if saved == 0:
+                    status.step(f"Saving {label}")
                 await connection.execute(
                     _upsert(connection, batch), [row.values for row in batch.rows]
                 )
                 saved += len(batch.rows)
+                status.update(f"Saving {label}: {saved}/{per_model[label]} object(s)")
                 following = batches[number + 1].info if number + 1 < len(batches) else None
                 if following is not batch.info:
-                    echo(f"  Saved {saved} {batch.info.label} object(s).")
+                    status.echo(f"  Saved {saved} {label} object(s).")
                     saved = 0
             current = len(batches)
             await transaction.commit()

@@ -27,8 +27,9 @@ def command(
 ) -> None:
     """Write new migrations for the apps whose models changed.
 
-    Each app's revisions go to <app>/migrations. The database must have every existing
-    migration applied: the models are compared with it.
+    Each app's revisions go to <app>/migrations. The models are compared with the schema
+    the existing migrations build, made in a scratch database of the project's dialect and
+    dropped afterwards; the project database is not used, so it needs no migrate first.
     """
     from tempest.db.migrations.autogen import make_revisions, merge_heads
 
@@ -44,22 +45,8 @@ def command(
         if not migrations.apps and not app_labels:
             echo("No installed app has models; nothing to do.")
             return
-        labels = app_labels
-        if not app_labels and not empty:
-            # Models are compared with the database, so an app's revisions must be applied
-            # first. Apps shipped with tempest come with complete migrations: until they
-            # are applied there is nothing of theirs to compare.
-            unapplied = migrations.unapplied_by_app()
-            labels = tuple(
-                label
-                for label, app in migrations.apps.items()
-                if not (label in unapplied and app.ships_with_tempest)
-            )
-            if not labels:
-                echo("No changes detected.")
-                return
         planned = make_revisions(
-            migrations, labels, message=message, empty=empty, write=not (check or dry_run)
+            migrations, app_labels, message=message, empty=empty, write=not (check or dry_run)
         )
     if not planned:
         scope = f" in app(s) {', '.join(app_labels)}" if app_labels else ""

@@ -8,6 +8,7 @@ import click
 
 from tempest.core.management.base import CommandError, echo
 from tempest.core.management.migrating import migration_errors, project_migrations
+from tempest.core.management.progress import progress
 from tempest.core.management.serving import run_checks_before_serving
 
 if TYPE_CHECKING:
@@ -84,13 +85,26 @@ def command(
                 ):
                     raise CommandError("Migration cancelled; nothing was changed.")
             echo("Running migrations:")
-            apply_plan(
-                migrations,
-                connection,
-                plan,
-                fake=fake,
-                allow_destructive=allow_destructive,
-                progress=echo,
-            )
+            with progress(len(plan.steps)) as status:
+                pending = iter(plan.steps)
+
+                def next_step() -> None:
+                    step = next(pending, None)
+                    if step is not None:
+                        status.step(f"{verb}ing {step}")
+
+                def done(line: str) -> None:
+                    status.echo(line)
+                    next_step()
+
+                next_step()
+                apply_plan(
+                    migrations,
+                    connection,
+                    plan,
+                    fake=fake,
+                    allow_destructive=allow_destructive,
+                    progress=done,
+                )
 
         migrations.connect(work)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from tempest.core.management.base import CommandError, echo
+from tempest.core.management.progress import progress
 
 
 @click.command()
@@ -39,7 +40,8 @@ def command(file: Path, yes: bool) -> None:
     echo(f"Restoring {target.safe_url} from {file}...")
     started = time.monotonic()
     try:
-        restore(target, checked)
+        with progress() as status:
+            restore(target, checked, progress=status.update if status.enabled else None)
     except BackupError as error:
         raise CommandError(str(error)) from error
     echo(f"Restore finished: {target.safe_url} from {file} in {time.monotonic() - started:.2f}s.")

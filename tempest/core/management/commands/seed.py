@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tempest.core.management.base import CommandError, echo, get_context
+from tempest.core.management.progress import Progress, progress
 
 if TYPE_CHECKING:
     from tempest.apps import AppConfig
@@ -37,14 +38,17 @@ async def command(app_labels: tuple[str, ...], target: str | None) -> None:
             raise CommandError(
                 "Give app labels or --seed, not both: --seed already names what to run."
             )
-        await _run(target, _import_callable(target))
+        seed = _import_callable(target)
+        with progress(1) as status:
+            await _run(target, seed, status)
         return
     seeds = _app_seeds(app_labels)
     if not seeds:
         echo("No seeds to run: no installed app has a seeds.py with a seed() function.")
         return
-    for config, seed in seeds:
-        await _run(config.label, seed)
+    with progress(len(seeds)) as status:
+        for config, app_seed in seeds:
+            await _run(config.label, app_seed, status)
 
 
 def _app_seeds(app_labels: tuple[str, ...]) -> list[tuple[AppConfig, SeedCallable]]:
@@ -98,10 +102,13 @@ def _import_callable(target: str) -> SeedCallable:
     return seed
 
 
-async def _run(name: str, seed: SeedCallable) -> None:
+async def _run(name: str, seed: SeedCallable, status: Progress) -> None:
     from tempest.db import atomic, get_database
 
-    show = get_context().verbosity >= 1
+    # On a terminal the status line says what runs and the result comes as one line;
+    # elsewhere "Seeding NAME... " is printed first, so a hanging seed is seen in logs.
+    show = get_context().verbosity >= 1 and not status.enabled
+    status.step(f"Seeding {name}")
     if show:
         click.echo(f"Seeding {name}... ", nl=False)
     started = time.perf_counter()
@@ -113,12 +120,17 @@ async def _run(name: str, seed: SeedCallable) -> None:
     except Exception as error:
         if show:
             click.echo("failed")
+        elif status.enabled:
+            status.echo(f"Seeding {name}... failed")
         raise CommandError(
             f"Seeding {name} failed, nothing it wrote was saved: "
             f"{type(error).__name__}: {_one_line(error)}"
         ) from error
+    result_text = f"done ({time.perf_counter() - started:.2f} s)"
     if show:
-        click.echo(f"done ({time.perf_counter() - started:.2f} s)")
+        click.echo(result_text)
+    elif status.enabled:
+        status.echo(f"Seeding {name}... {result_text}")
 
 
 def _one_line(error: Exception) -> str:

@@ -22,11 +22,13 @@ def command(app_label: str, revision: str, backwards: bool) -> None:
     """
     from alembic import command as alembic
 
+    from tempest.db.internals import all_down_revisions
+
     with migration_errors():
         migrations = project_migrations()
         script = migrations.script()
         chosen = migrations.resolve(migrations.app(app_label).label, revision, script)
-        parents = chosen._all_down_revisions
+        parents = all_down_revisions(chosen)
         start = parents[0] if len(parents) == 1 else "base"
         output = io.StringIO()
         config = migrations.config(output=output)

@@ -24,6 +24,9 @@ from tempest.core.management.templates import (
 
 requires_setup = False
 
+AUTH_APP = "tempest.contrib.auth"
+"""The app whose signed-in user the example resource's write routes require."""
+
 
 @click.command()
 @click.argument("name")
@@ -35,27 +38,34 @@ def command(name: str, directory: Path | None, empty: bool) -> None:
     Renders models, schemas, repositories, services, controllers, routers, dependencies,
     admin, tasks, seeds, migrations/ and tests/ into DIRECTORY (default: ./NAME). By
     default the app holds one working example resource named after it; --empty writes
-    stubs. The app is added to INSTALLED_APPS when the settings file allows it.
+    stubs. The example's reads are public and its writes need a signed-in user when the
+    project has tempest.contrib.auth; without it they are open, and a note says so. The
+    app is added to INSTALLED_APPS when the settings file allows it.
     """
     target = (directory or Path(name)).resolve()
-    _refuse_installed_label(name)
+    installed = _installed_apps()
+    _refuse_installed_label(name, installed)
     validate_name(name, "app", target)
     module = _dotted_module(target, name)
-    files = render_tree(template_dir("app_template"), _context(name, module, not empty), {})
+    # Unknown apps (no readable settings): protect the writes, the safe default.
+    require_auth = installed is None or AUTH_APP in installed
+    context = {**_context(name, module, not empty), "require_auth": require_auth}
+    files = render_tree(template_dir("app_template"), context, {})
     write_tree(target, files)
     echo(f"Created app {name!r} in {target}")
+    if not empty and not require_auth:
+        echo(
+            f"{AUTH_APP} is not installed, so the example's create, update and delete routes "
+            f"are open to anyone: see the note in {name}/routers.py to protect them."
+        )
     _install(module)
 
 
-def _refuse_installed_label(name: str) -> None:
-    """Refuse a name that an installed app already uses as its label (``auth``, ``admin``).
-
-    Raises:
-        CommandError: Naming the installed app, with exit status 2.
-    """
+def _installed_apps() -> list[str] | None:
+    """The project's INSTALLED_APPS, or None without settings or when they cannot be read."""
     settings_module = os.environ.get(ENVIRONMENT_VARIABLE)
     if not settings_module:
-        return
+        return None
     installed = installed_apps_fast(settings_module)
     if installed is None:
         try:
@@ -63,8 +73,21 @@ def _refuse_installed_label(name: str) -> None:
 
             installed = [str(app) for app in settings.INSTALLED_APPS]
         except Exception:  # broken settings: the name checks still apply
-            return
-    for app in installed:
+            return None
+    return list(installed)
+
+
+def _refuse_installed_label(name: str, installed: list[str] | None) -> None:
+    """Refuse a name that an installed app already uses as its label (``auth``, ``admin``).
+
+    Args:
+        name: The new app's name.
+        installed: The project's INSTALLED_APPS (None: unknown, nothing to check).
+
+    Raises:
+        CommandError: Naming the installed app, with exit status 2.
+    """
+    for app in installed or ():
         if app.rpartition(".")[2] == name and app != name:
             raise CommandError(
                 f"{name!r} is the label of the installed app {app!r}; two apps cannot share "
