@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "override_settings": "tempest.conf.lazy",
     "settings": "tempest.conf.lazy",
     "site_url": "tempest.conf.site",
+    "shared_state_url": "tempest.conf.shared_state",
     "ImproperlyConfigured": "tempest.exceptions.framework",
 }
 
@@ -75,5 +76,6 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         UploadSettings as UploadSettings,
         WebPushSettings as WebPushSettings,
     )
+    from tempest.conf.shared_state import shared_state_url as shared_state_url
     from tempest.conf.site import site_url as site_url
     from tempest.exceptions.framework import ImproperlyConfigured as ImproperlyConfigured

@@ -58,6 +58,11 @@ class Settings(
         description="Dotted paths of ASGI middleware classes, outermost first.",
     )
     SILENCED_SYSTEM_CHECKS: list[str] = Field(default_factory=list)
+    REDIS_URL: str | None = Field(
+        default=None,
+        description="The project's Redis: state shared by every process (throttles, rate "
+        "limits, idempotency keys...) lives there; unset: in each process's memory.",
+    )
     ASGI_APPLICATION: str = Field(
         default="",
         description="'module:attribute' of the ASGI app; default '<project>.asgi:application'.",

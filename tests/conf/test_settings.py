@@ -220,7 +220,9 @@ def test_override_settings_validates(workdir: Path) -> None:
 
 
 def test_mixins_compose_in_any_order(workdir: Path) -> None:
-    (workdir / ".env").write_text("SERVER_PORT=9005\nSOMETHING_ELSE=ignored\n")
+    (workdir / ".env").write_text(
+        "SERVER_PORT=9005\nREDIS_URL=redis://cache:6379/2\nSOMETHING_ELSE=ignored\n"
+    )
 
     class MixinsLast(Settings, RedisSettings):
         pass
@@ -231,7 +233,18 @@ def test_mixins_compose_in_any_order(workdir: Path) -> None:
     for cls in (MixinsLast, MixinsFirst):
         value = cls()
         assert value.SERVER_PORT == 9005
-        assert value.REDIS_URL.startswith("redis://")
+        assert value.REDIS_URL == "redis://cache:6379/2"
+        assert value.REDIS_DECODE_RESPONSES is True
+
+
+def test_redis_url_is_unset_by_default_so_shared_state_stays_in_memory(workdir: Path) -> None:
+    from tempest.conf import shared_state_url
+
+    assert Settings().REDIS_URL is None
+    assert shared_state_url(Settings()) == "memory://"
+    with_redis = Settings(REDIS_URL="redis://cache:6379/0")
+    assert shared_state_url(with_redis) == "redis://cache:6379/0"
+    assert shared_state_url(with_redis, "redis://other:6379/1") == "redis://other:6379/1"
 
 
 def test_log_level_is_validated_and_normalized(workdir: Path) -> None:
