@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, run
+from tests.helpers import PYTHON, REPO, run
 
 BIN = Path(__import__("sys").executable).parent
 
@@ -35,3 +35,21 @@ def test_import_tempest_stays_cheap() -> None:
     )
     result = run([str(BIN / "python"), "-c", code], REPO)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", [("showmigrations",), ("user", "list")])
+def test_commands_that_serve_nothing_import_no_web_stack(
+    shared_project: Path, command: tuple[str, ...]
+) -> None:
+    # The project installs tempest.contrib.auth and tempest.contrib.admin: loading their
+    # models and admin registrations must not pull in FastAPI, Starlette or the templates.
+    result = run([PYTHON, "-X", "importtime", "manage.py", *command], shared_project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    imported = {
+        line.rpartition("|")[2].strip().partition(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "sqlalchemy" in imported  # the parsing sees the imports at all
+    web = {"fastapi", "starlette", "jinja2", "uvicorn"}
+    assert sorted(web & imported) == []

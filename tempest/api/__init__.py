@@ -26,6 +26,27 @@ from tempest.api.server import run_server
 # Loaded on first use: name -> the module that defines it. The TYPE_CHECKING block below
 # imports exactly these names, and __all__ lists them (tests/test_exports.py checks both).
 _LAZY: dict[str, str] = {
+    "GracefulShutdownMiddleware": "tempest.api.middleware.graceful_shutdown",
+    "CSRFMiddleware": "tempest.api.middleware.csrf",
+    "make_csrf_token_dependency": "tempest.api.middleware.csrf",
+    "SameSite": "tempest.api.cookies",
+    "clear_cookie": "tempest.api.cookies",
+    "set_cookie": "tempest.api.cookies",
+    "DEFAULT_STATIC_SECURITY_HEADERS": "tempest.api.staticfiles",
+    "HardenedStaticFiles": "tempest.api.staticfiles",
+    "IdempotencyMiddleware": "tempest.api.middleware.idempotency",
+    "IdempotencyStore": "tempest.api.middleware.idempotency",
+    "MemoryIdempotencyStore": "tempest.api.middleware.idempotency",
+    "RedisIdempotencyStore": "tempest.api.middleware.idempotency",
+    "MemoryRateLimitStore": "tempest.api.middleware.rate_limit",
+    "RateLimitMiddleware": "tempest.api.middleware.rate_limit",
+    "RateLimitResult": "tempest.api.middleware.rate_limit",
+    "RateLimitStore": "tempest.api.middleware.rate_limit",
+    "RedisRateLimitStore": "tempest.api.middleware.rate_limit",
+    "key_by_header": "tempest.api.middleware.rate_limit",
+    "key_by_ip": "tempest.api.middleware.rate_limit",
+    "key_by_jwt_claim": "tempest.api.middleware.rate_limit",
+    "key_by_jwt_subject": "tempest.api.middleware.rate_limit",
     "get_client_ip": "tempest.utils.client_ip",
     "get_client_ip_from_scope": "tempest.utils.client_ip",
 }
@@ -59,6 +80,39 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and IDEs
+    from tempest.api.cookies import (
+        SameSite as SameSite,
+        clear_cookie as clear_cookie,
+        set_cookie as set_cookie,
+    )
+    from tempest.api.middleware.csrf import (
+        CSRFMiddleware as CSRFMiddleware,
+        make_csrf_token_dependency as make_csrf_token_dependency,
+    )
+    from tempest.api.middleware.graceful_shutdown import (
+        GracefulShutdownMiddleware as GracefulShutdownMiddleware,
+    )
+    from tempest.api.middleware.idempotency import (
+        IdempotencyMiddleware as IdempotencyMiddleware,
+        IdempotencyStore as IdempotencyStore,
+        MemoryIdempotencyStore as MemoryIdempotencyStore,
+        RedisIdempotencyStore as RedisIdempotencyStore,
+    )
+    from tempest.api.middleware.rate_limit import (
+        MemoryRateLimitStore as MemoryRateLimitStore,
+        RateLimitMiddleware as RateLimitMiddleware,
+        RateLimitResult as RateLimitResult,
+        RateLimitStore as RateLimitStore,
+        RedisRateLimitStore as RedisRateLimitStore,
+        key_by_header as key_by_header,
+        key_by_ip as key_by_ip,
+        key_by_jwt_claim as key_by_jwt_claim,
+        key_by_jwt_subject as key_by_jwt_subject,
+    )
+    from tempest.api.staticfiles import (
+        DEFAULT_STATIC_SECURITY_HEADERS as DEFAULT_STATIC_SECURITY_HEADERS,
+        HardenedStaticFiles as HardenedStaticFiles,
+    )
     from tempest.utils.client_ip import (
         get_client_ip as get_client_ip,
         get_client_ip_from_scope as get_client_ip_from_scope,

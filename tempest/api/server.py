@@ -73,9 +73,15 @@ def run_server(
         port: TCP port to bind.
         reload: Restart when source files change (development only).
         **uvicorn_kwargs: Passed to ``uvicorn.run`` unchanged (``workers=``,
-            ``log_config=``, ``ssl_keyfile=``, ...).
+            ``log_config=``, ``ssl_keyfile=``, ...). Unless given,
+            ``forwarded_allow_ips`` is ``settings.TRUSTED_PROXIES`` (none without
+            settings): uvicorn's own default believes ``X-Forwarded-For`` from any
+            local peer.
     """
     import uvicorn
 
     host, port, reload = resolve_server_options(settings, host=host, port=port, reload=reload)
+    uvicorn_kwargs.setdefault(
+        "forwarded_allow_ips", list(getattr(settings, "TRUSTED_PROXIES", None) or [])
+    )
     uvicorn.run(app, host=host, port=port, reload=reload, **uvicorn_kwargs)

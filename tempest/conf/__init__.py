@@ -18,12 +18,15 @@ _LAZY: dict[str, str] = {
     "AuthSettings": "tempest.conf.mixins",
     "BaseAppSettings": "tempest.conf.mixins",
     "CORSSettings": "tempest.conf.mixins",
+    "CSRFSettings": "tempest.conf.mixins",
     "DatabaseSettings": "tempest.conf.mixins",
     "EmailSettings": "tempest.conf.mixins",
+    "IdempotencySettings": "tempest.conf.mixins",
     "JWTSettings": "tempest.conf.mixins",
     "LogSettings": "tempest.conf.mixins",
     "MinIOSettings": "tempest.conf.mixins",
     "RabbitMQSettings": "tempest.conf.mixins",
+    "RateLimitSettings": "tempest.conf.rate_limit",
     "RedisSettings": "tempest.conf.mixins",
     "ServerSettings": "tempest.conf.mixins",
     "TaskIQSettings": "tempest.conf.mixins",
@@ -63,8 +66,10 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         AuthSettings as AuthSettings,
         BaseAppSettings as BaseAppSettings,
         CORSSettings as CORSSettings,
+        CSRFSettings as CSRFSettings,
         DatabaseSettings as DatabaseSettings,
         EmailSettings as EmailSettings,
+        IdempotencySettings as IdempotencySettings,
         JWTSettings as JWTSettings,
         LogSettings as LogSettings,
         MinIOSettings as MinIOSettings,
@@ -76,6 +81,7 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         UploadSettings as UploadSettings,
         WebPushSettings as WebPushSettings,
     )
+    from tempest.conf.rate_limit import RateLimitSettings as RateLimitSettings
     from tempest.conf.shared_state import shared_state_url as shared_state_url
     from tempest.conf.site import site_url as site_url
     from tempest.exceptions.framework import ImproperlyConfigured as ImproperlyConfigured

@@ -9,15 +9,20 @@ from tempest.conf.mixins import (
     AuthSettings,
     BaseAppSettings,
     CORSSettings,
+    CSRFSettings,
     DatabaseSettings,
     EmailSettings,
+    GracefulShutdownSettings,
+    IdempotencySettings,
     JWTSettings,
     LogSettings,
     RabbitMQSettings,
     ServerSettings,
+    StaticFilesSettings,
     TaskIQSettings,
     TokenSettings,
 )
+from tempest.conf.rate_limit import RateLimitSettings
 
 DEFAULT_MIDDLEWARE: tuple[str, ...] = (
     "tempest.api.middleware.RequestIDMiddleware",
@@ -35,6 +40,11 @@ class Settings(
     EmailSettings,
     TokenSettings,
     AdminSettings,
+    CSRFSettings,
+    IdempotencySettings,
+    RateLimitSettings,
+    GracefulShutdownSettings,
+    StaticFilesSettings,
     TaskIQSettings,
     RabbitMQSettings,
     BaseAppSettings,

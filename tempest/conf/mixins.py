@@ -20,6 +20,7 @@ from tempest.conf.masking import (
     mask_validation_error,
     secret_setting_names,
 )
+from tempest.conf.shared_state import check_shared_state_url
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -47,6 +48,8 @@ class BaseAppSettings(BaseSettings):
         frozen=True,
         str_strip_whitespace=True,
         validate_default=True,
+        # The mixins are never instantiated: build a validator only for a class that is.
+        defer_build=True,
     )
 
     secret_settings: ClassVar[Collection[str]] = frozenset()
@@ -258,7 +261,7 @@ class TaskIQSettings(BaseAppSettings):
         default=None,
         description=(
             "Where manage.py scheduler holds its lease (redis:// or postgresql://); unset: "
-            "TASKIQ_BROKER_URL if Redis, else DATABASE_URL if PostgreSQL."
+            "TASKIQ_BROKER_URL if Redis, else REDIS_URL, else DATABASE_URL if PostgreSQL."
         ),
     )
     SCHEDULER_LEASE_SECONDS: float = Field(
@@ -359,19 +362,16 @@ class AuthSettings(BaseAppSettings):
         description="Sign-in attempts one client (IP address) may make per "
         "AUTH_LOCKOUT_SECONDS, whatever the accounts; a success gives its attempt back.",
     )
-    AUTH_THROTTLE_URL: str = Field(
-        default="memory://",
-        description="Where sign-in attempts are counted: 'memory://' (this process) or a "
-        "redis:// URL shared by every process.",
+    AUTH_THROTTLE_URL: str | None = Field(
+        default=None,
+        description="Where sign-in attempts are counted: a redis:// URL shared by every "
+        "process, or 'memory://' (this process); unset: REDIS_URL when set, else memory.",
     )
 
     @field_validator("AUTH_THROTTLE_URL")
     @classmethod
-    def _throttle_scheme(cls, value: str) -> str:
-        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
-        if scheme not in ("memory", "redis", "rediss", "unix"):
-            raise ValueError(f"must be 'memory://' or a redis:// URL, got {value!r}")
-        return value
+    def _throttle_scheme(cls, value: str | None) -> str | None:
+        return check_shared_state_url(value)
 
     AUTH_FRONTEND_URL: str = ""
     AUTH_REVOKE_ACCESS_TOKENS: bool = Field(
@@ -421,6 +421,83 @@ class AuthSettings(BaseAppSettings):
     )
 
 
+class IdempotencySettings(BaseAppSettings):
+    """Idempotency keys (``tempest.api.middleware.IdempotencyMiddleware``)."""
+
+    IDEMPOTENCY_URL: str | None = Field(
+        default=None,
+        description="Where idempotency keys live: a redis:// URL or 'memory://' (this "
+        "process); unset: REDIS_URL when set, else memory.",
+    )
+
+    @field_validator("IDEMPOTENCY_URL")
+    @classmethod
+    def _idempotency_scheme(cls, value: str | None) -> str | None:
+        scheme = value.split("://", 1)[0].lower() if value and "://" in value else ""
+        if value and scheme not in ("memory", "redis", "rediss", "unix"):
+            raise ValueError(f"must be 'memory://' or a redis:// URL, got {value!r}")
+        return value
+
+    IDEMPOTENCY_TTL_SECONDS: int = Field(
+        default=86_400, ge=1, description="How long a finished answer is replayed (one day)."
+    )
+    IDEMPOTENCY_LEASE_SECONDS: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a running request holds its key; a request killed mid-way "
+        "frees it after this. Longer than the slowest request.",
+    )
+    IDEMPOTENCY_METHODS: list[str] = Field(
+        default_factory=lambda: ["POST", "PATCH"],
+        description="Methods whose requests honour the Idempotency-Key header.",
+    )
+    IDEMPOTENCY_FAIL_OPEN: bool = Field(
+        default=False,
+        description="When the store is unreachable, run requests without idempotency "
+        "(logged) instead of answering 503.",
+    )
+
+
+class CSRFSettings(BaseAppSettings):
+    """CSRF protection of cookie-authenticated APIs (``tempest.api.middleware.CSRFMiddleware``)."""
+
+    CSRF_COOKIE_NAME: str = Field(default="csrftoken", description="Cookie of the signed token.")
+    CSRF_HEADER_NAME: str = Field(
+        default="X-CSRF-Token", description="Request header that must repeat the token."
+    )
+    CSRF_SESSION_COOKIE_NAME: str | None = Field(
+        default=None,
+        description="Cookie that authenticates users: only requests carrying it are checked, "
+        "and tokens are bound to its value; unset: every unsafe request is checked.",
+    )
+    CSRF_COOKIE_SECURE: bool | None = Field(
+        default=None, description="Send the CSRF cookie over HTTPS only; default: yes unless DEBUG."
+    )
+    CSRF_COOKIE_SAMESITE: str = Field(
+        default="lax", description="SameSite attribute of the CSRF cookie: lax, strict or none."
+    )
+    CSRF_COOKIE_DOMAIN: str | None = Field(
+        default=None, description="Domain attribute of the CSRF cookie; unset: this host only."
+    )
+    CSRF_TRUSTED_ORIGINS: list[str] = Field(
+        default_factory=list,
+        description="Origins (https://app.example.com) allowed besides this host in the "
+        "Origin and Referer headers.",
+    )
+    CSRF_EXEMPT_PATHS: list[str] = Field(
+        default_factory=list,
+        description="Paths never checked, each with the paths under it (webhooks...); "
+        "the admin is always exempt.",
+    )
+
+    @field_validator("CSRF_COOKIE_SAMESITE")
+    @classmethod
+    def _check_same_site(cls, value: str) -> str:
+        if value.lower() not in ("lax", "strict", "none"):
+            raise ValueError(f"CSRF_COOKIE_SAMESITE must be lax, strict or none, got {value!r}")
+        return value.lower()
+
+
 class AdminSettings(BaseAppSettings):
     """The admin site (``tempest.contrib.admin``)."""
 
@@ -435,10 +512,55 @@ class AdminSettings(BaseAppSettings):
     ADMIN_SHOW_METRICS: bool = Field(
         default=True, description="Show CPU, memory and disk on the dashboard (needs psutil)."
     )
-    ADMIN_REVOKED_SESSIONS_URL: str = Field(
-        default="",
+    ADMIN_REVOKED_SESSIONS_URL: str | None = Field(
+        default=None,
         description=(
-            "Where signed-out admin sessions are remembered until their cookie expires: "
-            "empty = this process's memory; redis://host:port/db when several processes serve."
+            "Where signed-out admin sessions are remembered until their cookie expires: a "
+            "redis:// URL or 'memory://' (this process); unset: REDIS_URL when set, else memory."
         ),
     )
+
+    @field_validator("ADMIN_REVOKED_SESSIONS_URL")
+    @classmethod
+    def _revoked_sessions_scheme(cls, value: str | None) -> str | None:
+        return check_shared_state_url(value)
+
+
+class GracefulShutdownSettings(BaseAppSettings):
+    """Stopping a server process without dropping requests (``GracefulShutdownMiddleware``)."""
+
+    GRACEFUL_SHUTDOWN_TIMEOUT: int = Field(
+        default=25,
+        ge=0,
+        description="Seconds the requests in flight may take to finish once the server stops "
+        "listening; later ones are cancelled (uvicorn's --timeout-graceful-shutdown).",
+    )
+    GRACEFUL_SHUTDOWN_DRAIN_SECONDS: float = Field(
+        default=5.0,
+        ge=0,
+        description="With GracefulShutdownMiddleware: seconds between SIGTERM and the end of "
+        "listening, while readiness and new requests answer 503.",
+    )
+
+
+class StaticFilesSettings(BaseAppSettings):
+    """Static files: the apps' ``static/`` folders and ``collectstatic``'s output."""
+
+    STATIC_URL: str = Field(
+        default="/static/",
+        description="URL path under which static files are served, e.g. '/static/'.",
+    )
+    STATIC_ROOT: str = Field(
+        default="",
+        description="Folder that collectstatic fills and serve serves at STATIC_URL; empty: "
+        "serve serves no static files (a web server or CDN does).",
+    )
+
+    @field_validator("STATIC_URL")
+    @classmethod
+    def _static_url(cls, value: str) -> str:
+        if not value.startswith("/") or value.strip("/") == "" or "//" in value:
+            raise ValueError(
+                f"{value!r} is not a URL path with at least one segment: use e.g. '/static/'"
+            )
+        return value if value.endswith("/") else value + "/"

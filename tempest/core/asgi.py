@@ -92,6 +92,10 @@ def get_asgi_application() -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.MAX_REQUEST_BODY_SIZE)
     _add_middleware(app, settings)
     _include_app_routers(app)
+    # STATIC_URL: the apps' static/ folders under runserver, STATIC_ROOT under serve.
+    from tempest.core.static import mount_static_files
+
+    mount_static_files(app, settings)
     # Last: routes are matched in order, and API traffic outweighs probes.
     checks = {name: check for name, (_start, _stop, check) in brokers.items()}
     app.include_router(make_health_router(db=database, checks=checks, version=settings.VERSION))

@@ -204,8 +204,9 @@ def scheduler_lease() -> SchedulerLease | None:
     """The lease the project's scheduler takes, from settings; None when there is none.
 
     ``SCHEDULER_LOCK_URL`` when set (``redis://`` or ``postgresql://``), else
-    ``TASKIQ_BROKER_URL`` when it is ``redis://``, else ``DATABASE_URL`` when it is
-    PostgreSQL. None (SQLite and RabbitMQ): run one scheduler only.
+    ``TASKIQ_BROKER_URL`` when it is ``redis://``, else ``REDIS_URL`` (the project's
+    shared state) when set, else ``DATABASE_URL`` when it is PostgreSQL. None (SQLite and
+    RabbitMQ without REDIS_URL): run one scheduler only.
 
     Raises:
         ImproperlyConfigured: ``SCHEDULER_LOCK_URL`` is neither Redis nor PostgreSQL.
@@ -224,6 +225,7 @@ def scheduler_lease() -> SchedulerLease | None:
     configured = getattr(settings, "SCHEDULER_LOCK_URL", None)
     candidates = [str(configured)] if configured else [broker_url]
     if not configured:
+        candidates.append(str(getattr(settings, "REDIS_URL", None) or ""))
         candidates.append(str(getattr(settings, "DATABASE_URL", "") or ""))
     for url in candidates:
         scheme = broker_scheme(url)

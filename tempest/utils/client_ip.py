@@ -7,6 +7,11 @@
 2. else ``X-Forwarded-For``: its comma-separated addresses, oldest hop first;
 3. else the socket peer (``scope["client"]``).
 
+``trusted_header=`` names the one header the proxies write instead (``"x-forwarded-for"``,
+``"forwarded"``, ``"x-real-ip"``, ``"cf-connecting-ip"``...): the others are then never
+read, so a client cannot slip a ``Forwarded`` past a proxy that only writes
+``X-Forwarded-For``.
+
 A header is believed only when the socket peer is one of ``trusted_proxies``; then the
 hops are walked from the right (the nearest proxy) and every trusted proxy is skipped:
 the first address that is not a trusted proxy is the client. A client cannot forge its
@@ -74,6 +79,7 @@ def get_client_ip(
     *,
     trusted_proxies: Iterable[str | IPNetwork] | None = None,
     accept_private: bool = True,
+    trusted_header: str | None = None,
 ) -> str | None:
     """The client's IP address of ``request`` (a ``Request`` or a ``WebSocket``).
 
@@ -83,6 +89,9 @@ def get_client_ip(
             none (the default): headers are ignored and the socket peer is the client.
         accept_private: When False, a private, loopback, link-local or otherwise
             non-global address gives None.
+        trusted_header: The only header to read (any case; ``forwarded`` is parsed as
+            RFC 7239, any other as a comma-separated list of addresses); None: ``Forwarded``,
+            else ``X-Forwarded-For``. Believed only from ``trusted_proxies`` too.
 
     Returns:
         The normalized address, or None when there is none (or it is refused).
@@ -92,7 +101,10 @@ def get_client_ip(
         '203.0.113.7'
     """
     return get_client_ip_from_scope(
-        request.scope, trusted_proxies=trusted_proxies, accept_private=accept_private
+        request.scope,
+        trusted_proxies=trusted_proxies,
+        accept_private=accept_private,
+        trusted_header=trusted_header,
     )
 
 
@@ -101,6 +113,7 @@ def get_client_ip_from_scope(
     *,
     trusted_proxies: Iterable[str | IPNetwork] | None = None,
     accept_private: bool = True,
+    trusted_header: str | None = None,
 ) -> str | None:
     """The client's IP address from an ASGI ``scope`` (see :func:`get_client_ip`).
 
@@ -108,6 +121,7 @@ def get_client_ip_from_scope(
         scope: An HTTP or websocket scope.
         trusted_proxies: Networks of the reverse proxies whose headers are believed.
         accept_private: When False, a non-global address gives None.
+        trusted_header: The only header to read (see :func:`get_client_ip`).
 
     Returns:
         The normalized address, or None.
@@ -119,7 +133,7 @@ def get_client_ip_from_scope(
         return None
     found = peer
     if networks and _trusted(peer, networks):
-        hops = _forwarded_hops(scope.get("headers") or ())
+        hops = _forwarded_hops(scope.get("headers") or (), trusted_header)
         for hop in reversed(hops):
             address = _parse(hop)
             if address is None:
@@ -145,17 +159,25 @@ def _trusted(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
     return any(address.version == network.version and address in network for network in networks)
 
 
-def _forwarded_hops(headers: Iterable[Any]) -> list[str]:
-    """The hops of ``Forwarded`` if it names any, else of ``X-Forwarded-For``; oldest first."""
+def _forwarded_hops(headers: Iterable[Any], only: str | None = None) -> list[str]:
+    """The hops of ``Forwarded`` if it names any, else of ``X-Forwarded-For``; oldest first.
+
+    With ``only``, the hops of that header alone.
+    """
+    wanted = only.strip().lower().encode("latin-1") if only else None
     forwarded: list[str] = []
     x_forwarded_for: list[str] = []
     for item in headers:
         try:
             name, value = item
             name = bytes(name).lower()
+            if wanted is not None and name != wanted:
+                continue
             if name == b"forwarded":
                 forwarded.append(bytes(value).decode("latin-1"))
-            elif name == b"x-forwarded-for":
+            else:
+                if wanted is None and name != b"x-forwarded-for":
+                    continue
                 x_forwarded_for.append(bytes(value).decode("latin-1"))
         except (TypeError, ValueError):
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from typing import Annotated, Any
 
 import httpx
@@ -259,3 +259,267 @@ def test_other_errors_are_not_mistaken_for_text() -> None:
     assert not is_unstorable_text_error(IntegrityError("INSERT", {}, Exception("duplicate")))
     not_ascii = UnicodeEncodeError("ascii", "é", 0, 1, "ordinal not in range(128)")
     assert not is_unstorable_text_error(not_ascii)
+
+
+# -- hostile lengths, in process (issue 15) ----------------------------------------------------
+
+
+def test_it_is_exported_from_tempest_and_tempest_api() -> None:
+    import tempest
+    import tempest.api
+
+    assert tempest.BodySizeLimitMiddleware is BodySizeLimitMiddleware
+    assert tempest.api.BodySizeLimitMiddleware is BodySizeLimitMiddleware
+
+
+class Drive:
+    """Run one raw ASGI request through a 1 000-byte limit, recording every pull.
+
+    ``inner`` is a plain ASGI app that reads the whole body (like a route would), counting
+    the bytes it was given; ``pulls`` counts the calls of the server's ``receive``.
+    """
+
+    def __init__(self, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> None:
+        self.headers = headers
+        self.chunks = chunks
+        self.pulls = 0
+        self.app_called = False
+        self.app_saw = 0
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        self.pulls += 1
+        if self.pulls > len(self.chunks):
+            return {"type": "http.disconnect"}
+        more = self.pulls < len(self.chunks)
+        return {"type": "http.request", "body": self.chunks[self.pulls - 1], "more_body": more}
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        self.sent.append(dict(message))
+
+    async def inner(self, scope: Any, receive: Any, send: Any) -> None:
+        self.app_called = True
+        more = True
+        while more:
+            message = await receive()
+            self.app_saw += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"read"})
+
+    async def run(self, limit: int = 1_000) -> tuple[int, dict[str, Any]]:
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "POST",
+            "path": "/",
+            "headers": self.headers,
+        }
+        await BodySizeLimitMiddleware(self.inner, max_body_size=limit)(
+            scope, self.receive, self.send
+        )
+        status = self.sent[0]["status"]
+        body = b"".join(message.get("body", b"") for message in self.sent[1:])
+        return status, json.loads(body) if status != 200 else {}
+
+
+@pytest.mark.parametrize("declared", [b"1001", b"10737418240", b"9" * 40])
+async def test_a_declared_length_over_the_limit_is_refused_before_any_pull(
+    declared: bytes,
+) -> None:
+    drive = Drive([(b"content-length", declared)], [b"x" * 65_536])
+    status, payload = await drive.run()
+    assert status == 413
+    assert payload["code"] == "CONTENT_TOO_LARGE" and payload["details"] == {"limit": 1_000}
+    assert drive.pulls == 0  # the server's receive was never called: not one byte read
+    assert drive.app_saw == 0
+
+
+async def test_a_length_that_lies_is_counted_while_it_streams() -> None:
+    # Declares 10 bytes, sends 5 000 in 500-byte chunks.
+    drive = Drive([(b"content-length", b"10")], [b"x" * 500] * 10)
+    status, payload = await drive.run()
+    assert status == 413 and payload["code"] == "CONTENT_TOO_LARGE"
+    assert drive.app_saw <= 1_000
+    assert drive.pulls == 3  # refused on the chunk that crossed the limit, no further
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_while_it_streams() -> None:
+    drive = Drive([(b"transfer-encoding", b"chunked")], [b"x" * 300] * 100)
+    status, payload = await drive.run()
+    assert status == 413 and payload["code"] == "CONTENT_TOO_LARGE"
+    assert drive.app_saw <= 1_000
+    assert drive.pulls == 4
+
+
+async def test_a_chunked_body_at_the_limit_is_read() -> None:
+    drive = Drive([(b"transfer-encoding", b"chunked")], [b"x" * 250] * 4)
+    assert (await drive.run())[0] == 200
+    assert drive.app_saw == 1_000
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [[b"-1"], [b"abc"], [b""], [b"1e3"], [b" 5"], [b"+5"], [b"5, 5"], [b"5", b"6"], [b"\xb2"]],
+    ids=["negative", "word", "empty", "float", "space", "plus", "list", "two", "superscript"],
+)
+async def test_a_content_length_that_is_not_one_number_is_a_400(lengths: list[bytes]) -> None:
+    drive = Drive([(b"content-length", value) for value in lengths], [b"x" * 5])
+    status, payload = await drive.run()
+    assert status == 400
+    assert payload["code"] == "INVALID_CONTENT_LENGTH"
+    assert set(payload) == {"detail", "code", "details"}
+    assert "Transfer-Encoding: chunked" in payload["detail"]
+    assert not drive.app_called and drive.pulls == 0
+
+
+async def test_the_same_length_twice_is_one_length() -> None:
+    drive = Drive([(b"content-length", b"5"), (b"content-length", b"5")], [b"x" * 5])
+    assert (await drive.run())[0] == 200
+    assert drive.app_saw == 5
+
+
+# -- on a real uvicorn server, raw sockets -------------------------------------------------------
+
+SERVICE = """
+from fastapi import FastAPI, Request
+
+from tempest.api import BodySizeLimitMiddleware, register_exception_handlers
+
+app = FastAPI()
+register_exception_handlers(app)
+app.add_middleware(BodySizeLimitMiddleware, max_body_size=1_000)
+progress = {"calls": 0, "read": 0}
+
+
+@app.post("/raw")
+async def raw(request: Request) -> dict[str, int]:
+    progress["calls"] += 1
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        progress["read"] = max(progress["read"], size)
+    return {"size": size}
+
+
+@app.get("/progress")
+async def seen() -> dict[str, int]:
+    answer = dict(progress)
+    progress.update(calls=0, read=0)
+    return answer
+"""
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A uvicorn process serving ``SERVICE`` (a 1 000-byte limit); its port."""
+    import subprocess
+
+    from tests.helpers import PYTHON, clean_env, free_port, stop_group, wait_for_http
+
+    folder = tmp_path_factory.mktemp("body_limit_service")
+    (folder / "service.py").write_text(SERVICE)
+    port = free_port()
+    command = [PYTHON, "-m", "uvicorn", "service:app", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning"],
+        cwd=folder,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/progress")
+        yield port
+    finally:
+        stop_group(process)
+
+
+def exchange(port: int, *parts: bytes, wait: float = 10) -> bytes:
+    """Send ``parts`` on one connection, then read until the server closes it (or ``wait``)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as connection:
+        for part in parts:
+            connection.sendall(part)
+        answer = b""
+        try:
+            while chunk := connection.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            answer += b"<still open>"
+    return answer
+
+
+def progress(port: int) -> dict[str, int]:
+    from tests.helpers import wait_for_http
+
+    answer: dict[str, int] = json.loads(wait_for_http(f"http://127.0.0.1:{port}/progress"))
+    return answer
+
+
+def head(*lines: bytes) -> bytes:
+    return b"\r\n".join([b"POST /raw HTTP/1.1", b"Host: 127.0.0.1", *lines, b"", b""])
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def envelope_of(answer: bytes) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(answer.partition(b"\r\n\r\n")[2])
+    return payload
+
+
+def test_served_a_10_gb_length_is_a_413_with_no_byte_of_body_sent(served: int) -> None:
+    # Only the head goes out; the answer comes back although no body byte ever does.
+    answer = exchange(served, head(b"Content-Length: 10737418240"))
+    assert status_of(answer) == 413, answer[:300]
+    assert envelope_of(answer)["code"] == "CONTENT_TOO_LARGE"
+    assert b"connection: close" in answer.lower()
+    assert progress(served) == {"calls": 1, "read": 0}
+
+
+def test_served_a_length_under_the_limit_waits_for_its_body(served: int) -> None:
+    # The control of the test above: without the limit the server would wait for the body.
+    assert exchange(served, head(b"Content-Length: 500"), wait=0.5) == b"<still open>"
+    progress(served)
+
+
+def test_served_a_chunked_body_is_refused_while_it_streams(served: int) -> None:
+    chunk = b"12c\r\n" + b"x" * 300 + b"\r\n"  # 300 bytes; the terminating chunk never comes
+    answer = exchange(served, head(b"Transfer-Encoding: chunked", b"Connection: close"), chunk * 10)
+    assert status_of(answer) == 413, answer[:300]
+    assert envelope_of(answer)["code"] == "CONTENT_TOO_LARGE"
+    seen = progress(served)
+    assert seen["calls"] == 1 and seen["read"] <= 1_000
+
+
+def test_served_a_length_that_lies_frames_the_body(served: int) -> None:
+    # uvicorn reads exactly the declared bytes: the rest is not this request's body.
+    answer = exchange(served, head(b"Content-Length: 10", b"Connection: close") + b"x" * 5_000)
+    assert status_of(answer) == 200, answer[:300]
+    assert envelope_of(answer) == {"size": 10}
+    assert progress(served) == {"calls": 1, "read": 10}
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        (b"Content-Length: -5",),
+        (b"Content-Length: abc",),
+        (b"Content-Length: +5",),
+        (b"Content-Length: 5, 5",),
+        (b"Content-Length: 5", b"Content-Length: 6"),
+        (b"Content-Length: 5", b"Transfer-Encoding: chunked"),
+        (b"Content-Length: " + b"9" * 40,),
+    ],
+    ids=["negative", "word", "plus", "list", "two", "with-chunked", "overflow"],
+)
+def test_served_a_bad_length_is_refused_by_uvicorn_before_the_app(
+    served: int, lines: tuple[bytes, ...]
+) -> None:
+    answer = exchange(served, head(*lines) + b"xxxxx")
+    assert status_of(answer) == 400, answer[:300]
+    assert progress(served) == {"calls": 0, "read": 0}

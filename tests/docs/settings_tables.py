@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 
 from tempest.conf import mixins
 from tempest.conf.base import Settings
+from tempest.conf.rate_limit import RateLimitSettings
 
 SECTIONS: list[tuple[str, type[Any]]] = [
     ("Settings", Settings),
@@ -33,6 +34,11 @@ SECTIONS: list[tuple[str, type[Any]]] = [
     ("WebPushSettings", mixins.WebPushSettings),
     ("MinIOSettings", mixins.MinIOSettings),
     ("AuthSettings", mixins.AuthSettings),
+    ("GracefulShutdownSettings", mixins.GracefulShutdownSettings),
+    ("StaticFilesSettings", mixins.StaticFilesSettings),
+    ("CSRFSettings", mixins.CSRFSettings),
+    ("IdempotencySettings", mixins.IdempotencySettings),
+    ("RateLimitSettings", RateLimitSettings),
 ]
 HEADER = "| Name (setting and env var) | Type | Default | Description |"
 

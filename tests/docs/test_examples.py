@@ -41,6 +41,11 @@ EXECUTED = {
     "topics/outbox.md",
     "topics/queues.md",
     "topics/admin.md",
+    "topics/csrf.md",
+    "topics/body-size.md",
+    "topics/client-ip.md",
+    "topics/idempotency.md",
+    "topics/rate-limits.md",
     "commands/index.md",
     "commands/writing.md",
 }
@@ -221,6 +226,36 @@ def test_admin(run_in_project: RunPage) -> None:
     assert_ran_everything("topics/admin.md", transcript, files=3, commands=7)
     assert transcript.written[1] == "orders/admin.py"
     assert transcript.ran[-1] == "pytest -q orders/tests/test_admin.py"
+
+
+def test_body_size(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/body-size.md")
+    assert_ran_everything("topics/body-size.md", transcript, files=1, commands=1)
+    assert transcript.written == ["orders/tests/test_body_size.py"]
+
+
+def test_client_ip(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/client-ip.md")
+    assert_ran_everything("topics/client-ip.md", transcript, files=1, commands=1)
+    assert transcript.written == ["orders/tests/test_client_ip.py"]
+
+
+def test_rate_limits(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/rate-limits.md")
+    assert_ran_everything("topics/rate-limits.md", transcript, files=1, commands=1)
+    assert transcript.written == ["orders/tests/test_rate_limit.py"]
+
+
+def test_idempotency(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/idempotency.md")
+    assert_ran_everything("topics/idempotency.md", transcript, files=2, commands=1)
+    assert transcript.written == ["shop/settings.py", "orders/tests/test_idempotency.py"]
+
+
+def test_csrf(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/csrf.md")
+    assert_ran_everything("topics/csrf.md", transcript, files=2, commands=1)
+    assert transcript.written == ["shop/settings.py", "orders/tests/test_csrf.py"]
 
 
 def test_commands_reference(run_in_project: RunPage) -> None:

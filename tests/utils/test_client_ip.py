@@ -144,3 +144,146 @@ def test_the_setting_refuses_a_bad_network() -> None:
     with pytest.raises(ValidationError, match="'nope' is not a network"):
         Settings(TRUSTED_PROXIES=["nope"])
     assert Settings(TRUSTED_PROXIES=["10.0.0.0/8"]).TRUSTED_PROXIES == ["10.0.0.0/8"]
+
+
+# -- hostile headers (issue 15) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "198.51.100.7",
+        "10.0.0.9",  # even an address of a trusted network
+        "[2001:db8::1]:443",
+        ", ".join(["198.51.100.7"] * 50),
+    ],
+)
+def test_a_spoofed_header_from_an_untrusted_peer_never_names_the_client(forged: str) -> None:
+    for peer in ("203.0.113.9", "2001:db8:ffff::1", "127.0.0.1"):
+        assert ip(peer, x_forwarded_for=forged) == ipaddress_text(peer)
+        assert ip(peer, forwarded=f'for="{forged}"') == ipaddress_text(peer)
+        assert ip(peer, x_real_ip=forged, trusted=PROXIES) == ipaddress_text(peer)
+
+
+def ipaddress_text(address: str) -> str:
+    import ipaddress
+
+    return str(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["unknown", "1.2.3", "::::", "<script>alert(1)</script>", "", "   ", "_hidden", "1.2.3.4.5"],
+)
+def test_a_garbage_hop_ends_the_walk_at_the_nearest_trusted_proxy(garbage: str) -> None:
+    # "client, garbage, proxy": the walk from the right stops at the garbage.
+    assert ip(x_forwarded_for=f"198.51.100.7, {garbage}, 10.1.1.1") == "10.1.1.1"
+    # Garbage the client wrote at the left is never reached.
+    assert ip(x_forwarded_for=f"{garbage}, 198.51.100.7, 10.1.1.1") == "198.51.100.7"
+    assert ip(forwarded=f"for={garbage}, for=198.51.100.7") == "198.51.100.7"
+
+
+def test_empty_items_and_spaces_are_not_addresses() -> None:
+    assert ip(x_forwarded_for=" 198.51.100.7 ,\t10.1.1.1 ") == "198.51.100.7"
+    assert ip(x_forwarded_for="198.51.100.7,,10.1.1.1") == "10.1.1.1"
+    assert ip(x_forwarded_for=",") == "10.0.0.5"
+    assert ip(x_forwarded_for="") == "10.0.0.5"
+
+
+def test_fifty_hops_of_trusted_proxies_read_only_the_nearest() -> None:
+    hops = [f"10.0.0.{n}" for n in range(1, 51)]
+    # The client's own claim at the far left is beyond the hops read.
+    assert ip(x_forwarded_for=", ".join(["6.6.6.6", *hops])) == "10.0.0.19"
+    # A real client among the nearest hops is found.
+    assert ip(x_forwarded_for=", ".join([*hops[:40], "198.51.100.7", *hops[40:]])) == (
+        "198.51.100.7"
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "client"),
+    [
+        ("x_forwarded_for", "[2001:db8::1]:443", "2001:db8::1"),
+        ("x_forwarded_for", "[2001:DB8:0:0::1]", "2001:db8::1"),
+        ("x_forwarded_for", "2001:db8::1", "2001:db8::1"),
+        ("x_forwarded_for", "[fe80::1%eth0]:80", "fe80::1"),  # the zone is dropped
+        ("x_forwarded_for", "[fe80::1%25eth0]:80", "fe80::1"),  # so is a URI-escaped one
+        ("x_forwarded_for", "[2001:db8::1", None),
+        ("x_forwarded_for", "::ffff:198.51.100.7", "198.51.100.7"),
+        ("forwarded", 'for="[2001:db8::1]:4711"', "2001:db8::1"),
+        ("forwarded", 'for="[2001:db8::1]"', "2001:db8::1"),
+        ("forwarded", 'for="198.51.100.7:4711"', "198.51.100.7"),
+        ("forwarded", "for=198.51.100.7;proto=https;by=10.1.1.1", "198.51.100.7"),
+        ("forwarded", 'FOR="[2001:DB8::1]:4711";Proto=HTTPS', "2001:db8::1"),
+        ("forwarded", 'for="_hidden"', None),
+        ("forwarded", "for=unknown", None),
+        ("forwarded", 'for="_gazonk", for=10.1.1.1', "10.1.1.1"),  # the nearest trusted hop
+    ],
+)
+def test_ipv6_brackets_ports_and_obfuscated_identifiers(
+    header: str, value: str, client: str | None
+) -> None:
+    # None: not an address, so the trusted peer itself is the last address believed.
+    assert ip(**{header: value}) == (client or "10.0.0.5")
+
+
+def test_header_names_are_matched_in_any_case() -> None:
+    request = scope()
+    request["headers"] = [(b"X-Forwarded-For", b"198.51.100.7"), (b"FORWARDED", b"For=192.0.2.9")]
+    assert get_client_ip_from_scope(request, trusted_proxies=PROXIES) == "192.0.2.9"
+
+
+def test_several_forwarded_lines_are_one_list() -> None:
+    request = scope()
+    request["headers"] = [
+        (b"forwarded", b"for=6.6.6.6"),
+        (b"forwarded", b'for="[2001:db8::7]:1", for=10.3.3.3'),
+    ]
+    assert get_client_ip_from_scope(request, trusted_proxies=PROXIES) == "2001:db8::7"
+
+
+def test_the_chain_is_walked_right_to_left_across_address_families() -> None:
+    # client -> fd00::9 (trusted) -> 10.1.1.1 (trusted) -> us
+    assert ip(x_forwarded_for="6.6.6.6, 2001:db8::5, fd00::9, 10.1.1.1") == "2001:db8::5"
+    # An untrusted hop in the middle is the client: what is left of it is its word.
+    assert ip(x_forwarded_for="198.51.100.7, 203.0.113.1, 10.1.1.1") == "203.0.113.1"
+
+
+# -- trusted_header ---------------------------------------------------------------------------
+
+
+def test_trusted_header_reads_that_header_alone() -> None:
+    # A proxy that writes only X-Forwarded-For passes the client's own Forwarded through.
+    forged = {"forwarded": "for=6.6.6.6", "x_forwarded_for": "198.51.100.7"}
+    assert ip(**forged) == "6.6.6.6"  # the default order believes Forwarded
+    request = scope(**forged)
+    assert (
+        get_client_ip_from_scope(request, trusted_proxies=PROXIES, trusted_header="X-Forwarded-For")
+        == "198.51.100.7"
+    )
+    only_forwarded = get_client_ip_from_scope(
+        scope(forwarded="for=192.0.2.9", x_forwarded_for="6.6.6.6"),
+        trusted_proxies=PROXIES,
+        trusted_header="forwarded",
+    )
+    assert only_forwarded == "192.0.2.9"
+
+
+def test_trusted_header_can_name_a_single_address_header() -> None:
+    request = Request(scope(x_real_ip="198.51.100.7", x_forwarded_for="6.6.6.6"))
+    assert get_client_ip(request, trusted_proxies=PROXIES, trusted_header="X-Real-IP") == (
+        "198.51.100.7"
+    )
+    # Absent or garbage: the trusted peer.
+    assert get_client_ip(request, trusted_proxies=PROXIES, trusted_header="cf-connecting-ip") == (
+        "10.0.0.5"
+    )
+    garbage = Request(scope(x_real_ip="<script>"))
+    assert get_client_ip(garbage, trusted_proxies=PROXIES, trusted_header="x-real-ip") == (
+        "10.0.0.5"
+    )
+    # From an untrusted peer, the named header is ignored like the others.
+    spoofed = Request(scope("203.0.113.9", x_real_ip="198.51.100.7"))
+    assert get_client_ip(spoofed, trusted_proxies=PROXIES, trusted_header="x-real-ip") == (
+        "203.0.113.9"
+    )

@@ -9,6 +9,9 @@ byte is read; a chunked body is counted while it streams). What tempest changes:
 - the 413 is the ``{detail, code, details}`` envelope (Starlette answers
   ``text/plain``, and replaces even the application's own 413 when the declared length
   is over the limit);
+- a ``Content-Length`` that is not one non-negative integer (``-1``, ``abc``, two
+  different values) is a 400 ``INVALID_CONTENT_LENGTH`` (uvicorn refuses it before the
+  app; behind another server it must not slip past the count);
 - a JSON body whose strings hold a NUL (``\u0000``) or a lone UTF-16 surrogate
   (``\ud800``) is a 422 before the route parses it: PostgreSQL cannot store either, and
   no UTF-8 encoder can write a lone surrogate. The check looks at the raw bytes only
@@ -32,6 +35,7 @@ __all__ = [
     "InvalidTextError",
     "RequestBodyTooLargeError",
     "body_too_large_response",
+    "invalid_content_length_response",
     "invalid_text_response",
 ]
 
@@ -96,6 +100,20 @@ def body_too_large_response(limit: int) -> JSONResponse:
             "details": {"limit": limit},
         },
         status_code=413,
+        headers={"Connection": "close"},
+    )
+
+
+def invalid_content_length_response(value: bytes) -> JSONResponse:
+    """The 400 envelope for a ``Content-Length`` that is not one non-negative integer."""
+    return JSONResponse(
+        {
+            "detail": "The Content-Length header must be one non-negative integer "
+            "(send it once, or send Transfer-Encoding: chunked instead).",
+            "code": "INVALID_CONTENT_LENGTH",
+            "details": {"content_length": value[:40].decode("latin-1")},
+        },
+        status_code=400,
         headers={"Connection": "close"},
     )
 
@@ -233,16 +251,26 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length: int | None = None
+        declared: bytes | None = None
+        conflicting = False
         content_type = b""
         chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
-                length = int(value) if value.isdigit() else None
+                conflicting = conflicting or (declared is not None and value != declared)
+                declared = value
             elif name == b"content-type":
                 content_type = value
             elif name == b"transfer-encoding":
                 chunked = True
+        length: int | None = None
+        if declared is not None:
+            # uvicorn refuses these itself; another server (or a test client) may not, and
+            # a length that is not one number must not bypass the count.
+            if conflicting or not declared.isdigit():
+                await invalid_content_length_response(declared)(scope, receive, send)
+                return
+            length = int(declared)
         if not length and not chunked and scope.get("http_version") in _FRAMED_BY_HEADERS:
             # HTTP/1.x without Content-Length or Transfer-Encoding: there is no body.
             await self.app(scope, receive, send)

@@ -41,11 +41,11 @@ def build_router() -> APIRouter:
     ``manage.py check`` warns about it (admin.W001).
     """
     from tempest.apps import apps
-    from tempest.conf import settings
+    from tempest.conf import settings, shared_state_url
     from tempest.contrib.admin.router import make_admin_router
     from tempest.contrib.admin.sessions import MIN_SECRET_BYTES, revoked_sessions_from_url
     from tempest.contrib.admin.sites import site
-    from tempest.contrib.auth.throttling import get_sign_in_throttle
+    from tempest.contrib.auth.throttling import close_at_shutdown, get_sign_in_throttle
 
     prefix = apps.get_app_config("admin").api_prefix
     apps.import_app_modules("admin")
@@ -57,16 +57,22 @@ def build_router() -> APIRouter:
     if len(secret.encode()) < MIN_SECRET_BYTES:
         return _unconfigured_router(prefix)
     secure = settings.ADMIN_COOKIE_SECURE
-    return make_admin_router(
+    throttle = get_sign_in_throttle()  # the auth API's: one count per account
+    revoked = revoked_sessions_from_url(
+        shared_state_url(settings, settings.ADMIN_REVOKED_SESSIONS_URL)
+    )
+    router = make_admin_router(
         installed,
         secret_key=secret,
         prefix=prefix,
         cookie_secure=not settings.DEBUG if secure is None else secure,
         show_metrics=settings.ADMIN_SHOW_METRICS,
-        throttle=get_sign_in_throttle(),  # the auth API's: one count per account
+        throttle=throttle,
         trusted_proxies=settings.TRUSTED_PROXIES,
-        revoked_sessions=revoked_sessions_from_url(settings.ADMIN_REVOKED_SESSIONS_URL),
+        revoked_sessions=revoked,
     )
+    close_at_shutdown(router, throttle.aclose, revoked.aclose)
+    return router
 
 
 def _unconfigured_router(prefix: str) -> APIRouter:

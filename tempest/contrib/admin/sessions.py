@@ -207,6 +207,9 @@ class RevokedSessions(ABC):
     async def is_revoked(self, session_id: str) -> bool:
         """Whether ``session_id`` was signed out (and its record has not expired)."""
 
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to close by default
+        """Release what the store holds (connections); called when the app shuts down."""
+
 
 class MemoryRevokedSessions(RevokedSessions):
     """Records in this process's memory: right for one process (``runserver``, tests).
@@ -266,6 +269,7 @@ class RedisRevokedSessions(RevokedSessions):
         """
         from redis.asyncio import Redis
 
+        self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
             self._redis: Redis = Redis.from_url(
                 url_or_client,
@@ -275,6 +279,11 @@ class RedisRevokedSessions(RevokedSessions):
         else:
             self._redis = url_or_client
         self._prefix = prefix
+
+    async def aclose(self) -> None:
+        """Close the connections of a client made from a URL (it reconnects if used again)."""
+        if self._owns_client:
+            await self._redis.aclose(close_connection_pool=True)
 
     async def revoke(self, session_id: str, seconds: int) -> None:
         """``SET prefix+id 1 EX seconds``."""

@@ -34,5 +34,9 @@ def get_router() -> APIRouter:
     target = cast(LazySettings, settings).unwrap()
     with _lock:
         if _built is None or _built[0] is not target:
-            _built = (target, make_auth_router())
+            from tempest.contrib.auth.throttling import close_at_shutdown, get_sign_in_throttle
+
+            router = make_auth_router()
+            close_at_shutdown(router, get_sign_in_throttle(target).aclose)
+            _built = (target, router)
         return _built[1]

@@ -17,10 +17,10 @@ The auth API's ``POST /login`` and the admin's sign-in form use the same keys on
 backend, so failures made through either add up. The second step (a TOTP or recovery
 code) is counted per account too, under ``mfa:<user id>``.
 
-``AUTH_THROTTLE_URL`` names the backend: ``memory://`` (the default: this process only)
-or a ``redis://`` URL shared by every process. When Redis cannot be reached, sign-in
-fails closed: the API answers 503 ``THROTTLE_UNAVAILABLE`` and the admin a 503 page; no
-password is checked unthrottled.
+``AUTH_THROTTLE_URL`` names the backend: a ``redis://`` URL shared by every process, or
+``memory://`` (this process only); unset, it follows ``REDIS_URL`` (memory without it).
+When Redis cannot be reached, sign-in fails closed: the API answers 503
+``THROTTLE_UNAVAILABLE`` and the admin a 503 page; no password is checked unthrottled.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from __future__ import annotations
 import ipaddress
 import threading
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,6 +201,27 @@ class SignInThrottle:
             await backend.aclose()
 
 
+def close_at_shutdown(router: Any, *closers: Callable[[], Awaitable[None]]) -> None:
+    """Run ``closers`` when an application that includes ``router`` shuts down.
+
+    FastAPI merges an included router's lifespan into the application's: the Redis
+    clients of the throttle and of the admin's signed-out sessions are closed with the
+    app (they reconnect if the same router serves another app later).
+    """
+    inner = router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            try:
+                yield state
+            finally:
+                for close in closers:
+                    await close()
+
+    router.lifespan_context = lifespan
+
+
 def throttle_backend_from_url(url: str, *, setting: str = "AUTH_THROTTLE_URL") -> ThrottleBackend:
     """The backend a URL names: ``memory://`` or a ``redis://`` (``rediss://``, ``unix://``).
 
@@ -224,11 +247,14 @@ def throttle_backend_from_url(url: str, *, setting: str = "AUTH_THROTTLE_URL") -
 def build_sign_in_throttle(settings: Any) -> SignInThrottle:
     """A new sign-in throttle from the settings.
 
-    Reads ``AUTH_THROTTLE_URL``, ``AUTH_MAX_LOGIN_ATTEMPTS``, ``AUTH_LOCKOUT_SECONDS`` and
-    ``AUTH_MAX_ATTEMPTS_PER_CLIENT``.
+    Reads ``AUTH_THROTTLE_URL`` (unset: ``REDIS_URL``, else memory),
+    ``AUTH_MAX_LOGIN_ATTEMPTS``, ``AUTH_LOCKOUT_SECONDS`` and ``AUTH_MAX_ATTEMPTS_PER_CLIENT``.
     """
+    from tempest.conf.shared_state import shared_state_url
+
     lockout = int(getattr(settings, "AUTH_LOCKOUT_SECONDS", 900))
-    backend = throttle_backend_from_url(str(getattr(settings, "AUTH_THROTTLE_URL", "memory://")))
+    url = shared_state_url(settings, getattr(settings, "AUTH_THROTTLE_URL", None))
+    backend = throttle_backend_from_url(url)
     accounts = AttemptThrottle(
         backend,
         max_attempts=int(getattr(settings, "AUTH_MAX_LOGIN_ATTEMPTS", 5)),
@@ -243,6 +269,7 @@ def build_sign_in_throttle(settings: Any) -> SignInThrottle:
 
 _SETTINGS_KEYS = (
     "AUTH_THROTTLE_URL",
+    "REDIS_URL",
     "AUTH_MAX_LOGIN_ATTEMPTS",
     "AUTH_LOCKOUT_SECONDS",
     "AUTH_MAX_ATTEMPTS_PER_CLIENT",

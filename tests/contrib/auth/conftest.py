@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import shutil
-import signal
 import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +23,9 @@ from tempest.contrib.auth.service import UserAuthService
 from tempest.core.asgi import get_asgi_application
 from tempest.db import get_database, reset_database
 from tests.conftest import _empty_tables, service_url
-from tests.helpers import free_port
+from tests.services import PrivateRedis, private_redis
+
+__all__ = ["PrivateRedis", "private_redis"]  # moved to tests.services; re-exported here
 from tests.mail.test_sender import SMTPServer, links_in, parts, start_server
 
 PASSWORD = "correct horse battery"
@@ -174,59 +173,3 @@ def project(request: pytest.FixtureRequest, new_project: Callable[..., Path]) ->
     yield run
     if server_url:
         asyncio.run(_recreate_database(server_url, database, create=False))
-
-
-# -- a Redis of one test alone ---------------------------------------------------------------
-
-_NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
-
-
-class PrivateRedis:
-    """A ``redis-server`` of one test alone, on a free port (never the shared one)."""
-
-    def __init__(self, binary: str, cwd: Any) -> None:
-        self.binary = binary
-        self.cwd = cwd
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        import socket
-
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *_NO_PERSISTENCE],
-            cwd=self.cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-@pytest.fixture
-def private_redis(tmp_path: Any) -> Iterator[PrivateRedis]:
-    """A private ``redis-server`` the test may kill and start again."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    server = PrivateRedis(binary, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()

@@ -53,6 +53,7 @@ def command(addrport: str | None, noreload: bool, skip_checks: bool) -> None:
 
     from tempest import __version__
     from tempest.conf import settings
+    from tempest.core.static import STATIC_MODE_VARIABLE
 
     host, port = parse_addrport(addrport, settings.SERVER_HOST, settings.SERVER_PORT)
     if not skip_checks:
@@ -63,6 +64,8 @@ def command(addrport: str | None, noreload: bool, skip_checks: bool) -> None:
     echo(f"Starting development server at http://{shown_host}:{port}/")
     echo("Quit the server with CONTROL-C.")
     project_dir = str(Path.cwd())
+    # The app serves every installed app's static/ folder at STATIC_URL (Django's way).
+    os.environ[STATIC_MODE_VARIABLE] = "apps"
     if noreload:
         uvicorn.run(
             asgi_application_path(),
@@ -71,6 +74,7 @@ def command(addrport: str | None, noreload: bool, skip_checks: bool) -> None:
             reload=False,
             app_dir=project_dir,
             log_level=uvicorn_log_level(),
+            forwarded_allow_ips=list(settings.TRUSTED_PROXIES),
         )
         return
     # The server process the reloader starts (and restarts) loads the app through
@@ -87,6 +91,8 @@ def command(addrport: str | None, noreload: bool, skip_checks: bool) -> None:
         reload_includes=list(RELOAD_INCLUDES),
         app_dir=project_dir,
         log_level=uvicorn_log_level(),
+        # Not uvicorn's default (any 127.0.0.1 peer may rewrite the client): TRUSTED_PROXIES.
+        forwarded_allow_ips=list(settings.TRUSTED_PROXIES),
     )
 
 

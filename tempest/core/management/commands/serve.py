@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -34,19 +35,23 @@ from tempest.core.management.serving import (
 def command(workers: int, host: str | None, port: int | None, skip_checks: bool) -> None:
     """Serve the project in production: no reload, several worker processes.
 
-    Put it behind a reverse proxy; it trusts X-Forwarded-* headers from
-    FORWARDED_ALLOW_IPS (uvicorn's default: 127.0.0.1).
+    Put it behind a reverse proxy; X-Forwarded-For/-Proto are believed only from the
+    networks of TRUSTED_PROXIES (none by default), never from uvicorn's 127.0.0.1 default.
     """
     import uvicorn
 
     from tempest.conf import settings
+    from tempest.core.static import STATIC_MODE_VARIABLE
 
     host = host or settings.SERVER_HOST
     port = port or settings.SERVER_PORT
     if not skip_checks:
         run_checks_before_serving()
+    _warn_in_memory_state(settings, workers)
     ensure_port_free(host, port)
     echo(f"Serving on http://{host}:{port}/ with {workers} worker(s).")
+    # The workers' apps serve STATIC_ROOT at STATIC_URL when it is set (collectstatic).
+    os.environ[STATIC_MODE_VARIABLE] = "root"
     uvicorn.run(
         asgi_application_path(),
         host=host,
@@ -56,4 +61,23 @@ def command(workers: int, host: str | None, port: int | None, skip_checks: bool)
         app_dir=str(Path.cwd()),
         log_level=uvicorn_log_level(),
         proxy_headers=True,
+        # After SIGTERM (and GracefulShutdownMiddleware's drain), requests in flight get
+        # this long to finish before uvicorn cancels them; None would wait forever.
+        timeout_graceful_shutdown=settings.GRACEFUL_SHUTDOWN_TIMEOUT,
+        # uvicorn would rewrite the client from X-Forwarded-For of any local peer.
+        forwarded_allow_ips=list(settings.TRUSTED_PROXIES),
     )
+
+
+def _warn_in_memory_state(settings: object, workers: int) -> None:
+    """One line when several workers would each keep their own throttles, limits..."""
+    from tempest.conf.shared_state import in_memory_shared_state
+
+    names = in_memory_shared_state(settings) if workers > 1 else []
+    if names:
+        echo(
+            f"Warning: {', '.join(names)} keep state in each worker's memory, so each of the "
+            f"{workers} workers counts on its own; set REDIS_URL to a redis:// URL they share.",
+            level=0,
+            err=True,
+        )
