@@ -220,21 +220,15 @@ class RedisIdempotencyStore:
         Raises:
             ImportError: The ``redis`` package is not installed.
         """
-        try:
-            from redis.asyncio import BlockingConnectionPool, Redis
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise ImportError(
-                "RedisIdempotencyStore needs the redis package: "
-                'pip install "tempest-framework[cache]"'
-            ) from exc
-        pool = BlockingConnectionPool.from_url(
+        from tempest.utils.redis_pool import blocking_redis_client
+
+        client = blocking_redis_client(
             url,
-            max_connections=max_connections,
+            needed_by="RedisIdempotencyStore",
             timeout=timeout,
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
+            max_connections=max_connections,
         )
-        store = cls(Redis(connection_pool=pool), prefix=prefix)
+        store = cls(client, prefix=prefix)
         store._owns_client = True
         return store
 

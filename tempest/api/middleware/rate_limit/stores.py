@@ -224,22 +224,16 @@ class RedisRateLimitStore:
         Raises:
             ImportError: The ``redis`` package is not installed.
         """
-        try:
-            from redis.asyncio import BlockingConnectionPool, Redis
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise ImportError(
-                "RedisRateLimitStore needs the redis package: "
-                'pip install "tempest-framework[cache]"'
-            ) from exc
-        pool = BlockingConnectionPool.from_url(
+        from tempest.utils.redis_pool import blocking_redis_client
+
+        client = blocking_redis_client(
             url,
-            max_connections=max_connections,
+            needed_by="RedisRateLimitStore",
             timeout=timeout,
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
+            max_connections=max_connections,
             retry=None,  # an outage is handled here (fallback, back-off), not by retrying
         )
-        store = cls(Redis(connection_pool=pool), fail_open, prefix=prefix)
+        store = cls(client, fail_open, prefix=prefix)
         store._owns_client = True
         return store
 
