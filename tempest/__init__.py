@@ -52,6 +52,7 @@ _LAZY_EXPORTS: dict[str, str] = {
     "FileTooLargeException": "tempest.exceptions",
     "InvalidFileTypeException": "tempest.exceptions",
     "TooManyRequestsException": "tempest.exceptions",
+    "ServiceUnavailableException": "tempest.exceptions",
     # api
     "register_exception_handlers": "tempest.api",
     "app_exception_handler": "tempest.api",
@@ -108,7 +109,9 @@ _LAZY_EXPORTS: dict[str, str] = {
     "BaseRepository": "tempest.db",
     "TenantScopedRepository": "tempest.db",
     "AuditMixin": "tempest.db",
+    "BaseIdempotencyKeyModel": "tempest.db",
     "BaseOutboxModel": "tempest.db",
+    "DatabaseIdempotencyStore": "tempest.db",
     "OutboxRelay": "tempest.db",
     "OutboxStatus": "tempest.db",
     "SoftDeleteMixin": "tempest.db",
@@ -187,6 +190,22 @@ _LAZY_EXPORTS: dict[str, str] = {
     "task": "tempest.tasks",
     "periodic": "tempest.tasks",
     "TaskSession": "tempest.tasks",
+    # cache
+    "AsyncRedisManager": "tempest.cache",
+    "cached": "tempest.cache",
+    "cached_route": "tempest.cache",
+    "CacheInvalidator": "tempest.cache",
+    "namespace_registry_key": "tempest.cache",
+    "tag_registry_key": "tempest.cache",
+    # feature flags
+    "FeatureFlags": "tempest.flags",
+    "FeatureFlagBackend": "tempest.flags",
+    "MemoryFeatureFlagBackend": "tempest.flags",
+    "EnvFeatureFlagBackend": "tempest.flags",
+    "RedisFeatureFlagBackend": "tempest.flags",
+    "CompositeFeatureFlagBackend": "tempest.flags",
+    "make_flag_dependency": "tempest.flags",
+    "coerce_flag": "tempest.flags",
     # admin site
     "AdminSite": "tempest.contrib.admin",
     "AdminModel": "tempest.contrib.admin",
@@ -195,6 +214,10 @@ _LAZY_EXPORTS: dict[str, str] = {
     "AdminAuthError": "tempest.contrib.admin",
     "UserModelAuthBackend": "tempest.contrib.admin",
     "make_admin_router": "tempest.contrib.admin",
+    # server-sent events
+    "EventStream": "tempest.sse",
+    "ServerSentEvent": "tempest.sse",
+    "sse_response": "tempest.sse",
 }
 
 __all__ = ["__version__", "setup", *_LAZY_EXPORTS]
@@ -265,6 +288,14 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         set_cookie as set_cookie,
     )
     from tempest.apps import AppConfig as AppConfig
+    from tempest.cache import (
+        AsyncRedisManager as AsyncRedisManager,
+        CacheInvalidator as CacheInvalidator,
+        cached as cached,
+        cached_route as cached_route,
+        namespace_registry_key as namespace_registry_key,
+        tag_registry_key as tag_registry_key,
+    )
     from tempest.conf import (
         AuthSettings as AuthSettings,
         BaseAppSettings as BaseAppSettings,
@@ -326,9 +357,11 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         AlembicHelper as AlembicHelper,
         AsyncDatabaseManager as AsyncDatabaseManager,
         AuditMixin as AuditMixin,
+        BaseIdempotencyKeyModel as BaseIdempotencyKeyModel,
         BaseModel as BaseModel,
         BaseOutboxModel as BaseOutboxModel,
         BaseRepository as BaseRepository,
+        DatabaseIdempotencyStore as DatabaseIdempotencyStore,
         DestructiveMigrationError as DestructiveMigrationError,
         MigrationError as MigrationError,
         OutboxRelay as OutboxRelay,
@@ -350,9 +383,20 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         InvalidFileTypeException as InvalidFileTypeException,
         InvalidTokenException as InvalidTokenException,
         NotFoundException as NotFoundException,
+        ServiceUnavailableException as ServiceUnavailableException,
         TooManyRequestsException as TooManyRequestsException,
         UnauthorizedException as UnauthorizedException,
         ValidationException as ValidationException,
+    )
+    from tempest.flags import (
+        CompositeFeatureFlagBackend as CompositeFeatureFlagBackend,
+        EnvFeatureFlagBackend as EnvFeatureFlagBackend,
+        FeatureFlagBackend as FeatureFlagBackend,
+        FeatureFlags as FeatureFlags,
+        MemoryFeatureFlagBackend as MemoryFeatureFlagBackend,
+        RedisFeatureFlagBackend as RedisFeatureFlagBackend,
+        coerce_flag as coerce_flag,
+        make_flag_dependency as make_flag_dependency,
     )
     from tempest.mail import (
         EmailError as EmailError,
@@ -376,6 +420,11 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         encode_cursor as encode_cursor,
     )
     from tempest.services import BaseService as BaseService
+    from tempest.sse import (
+        EventStream as EventStream,
+        ServerSentEvent as ServerSentEvent,
+        sse_response as sse_response,
+    )
     from tempest.tasks import TaskSession as TaskSession, periodic as periodic, task as task
     from tempest.utils import (
         AttemptThrottle as AttemptThrottle,

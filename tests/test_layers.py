@@ -39,6 +39,10 @@ LAYERS: dict[str, int] = {
     # Mail is a battery a service calls; it needs only conf, and nothing below the web
     # layer has a reason to send mail.
     "tempest.mail": 2,
+    # The cache: @cached services and @cached_route routes; started by core's asgi.
+    "tempest.cache": 2,
+    # Feature flags: evaluated by routes (a FastAPI dependency), started by core's asgi.
+    "tempest.flags": 2,
     # -- 3 project: ARCHITECTURE's `apps`, `core`, plus what works on the assembled project.
     "tempest.apps": 3,
     "tempest.core": 3,

@@ -34,7 +34,9 @@ _LAZY: dict[str, str] = {
     "set_cookie": "tempest.api.cookies",
     "DEFAULT_STATIC_SECURITY_HEADERS": "tempest.api.staticfiles",
     "HardenedStaticFiles": "tempest.api.staticfiles",
+    "DatabaseIdempotencyStore": "tempest.db.idempotency",
     "IdempotencyMiddleware": "tempest.api.middleware.idempotency",
+    "IdempotencyStoreUnavailableError": "tempest.api.middleware.idempotency",
     "IdempotencyStore": "tempest.api.middleware.idempotency",
     "MemoryIdempotencyStore": "tempest.api.middleware.idempotency",
     "RedisIdempotencyStore": "tempest.api.middleware.idempotency",
@@ -95,6 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
     from tempest.api.middleware.idempotency import (
         IdempotencyMiddleware as IdempotencyMiddleware,
         IdempotencyStore as IdempotencyStore,
+        IdempotencyStoreUnavailableError as IdempotencyStoreUnavailableError,
         MemoryIdempotencyStore as MemoryIdempotencyStore,
         RedisIdempotencyStore as RedisIdempotencyStore,
     )
@@ -113,6 +116,7 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         DEFAULT_STATIC_SECURITY_HEADERS as DEFAULT_STATIC_SECURITY_HEADERS,
         HardenedStaticFiles as HardenedStaticFiles,
     )
+    from tempest.db.idempotency import DatabaseIdempotencyStore as DatabaseIdempotencyStore
     from tempest.utils.client_ip import (
         get_client_ip as get_client_ip,
         get_client_ip_from_scope as get_client_ip_from_scope,

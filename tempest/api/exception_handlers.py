@@ -32,6 +32,7 @@ from tempest.utils.context import UNCAUGHT_500_FLAG, get_request_id
 __all__ = [
     "REDACTED",
     "app_exception_handler",
+    "database_unavailable_response",
     "http_exception_handler",
     "is_secret_name",
     "is_unstorable_text_error",
@@ -314,6 +315,41 @@ async def unstorable_text_handler(request: Request, exc: Exception) -> JSONRespo
     return invalid_text_response("request")
 
 
+def database_unavailable_response(exc: BaseException) -> JSONResponse | None:
+    """The 503 for an error saying the database cannot be reached, else None.
+
+    The envelope's code is ``SERVICE_UNAVAILABLE`` with ``details.service`` ``"database"``
+    and a ``Retry-After`` header (``DATABASE_RETRY_AFTER``). The outage is logged once per
+    process (``database unreachable at <masked URL>: <reason>``), not per request.
+
+    Args:
+        exc: What the request raised.
+    """
+    from tempest.db.outage import is_database_unavailable
+    from tempest.db.session import project_unavailable_exception
+
+    if not is_database_unavailable(exc):
+        return None
+    error = project_unavailable_exception(exc)
+    return JSONResponse(error.to_dict(), status_code=error.status_code, headers=error.headers)
+
+
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Answer a database error: 503 when it cannot be reached, 422 for text it refused.
+
+    Anything else (an integrity error a service did not turn into a 409, say) is
+    re-raised, to become a logged 500.
+
+    Args:
+        request: The request being served.
+        exc: An ``OSError`` or a SQLAlchemy error.
+    """
+    response = database_unavailable_response(exc)
+    if response is not None:
+        return response
+    return await unstorable_text_handler(request, exc)
+
+
 async def invalid_text_handler(request: Request, exc: Exception) -> JSONResponse:
     """Answer :class:`~tempest.api.middleware.body_limit.InvalidTextError` (a 422)."""
     if not isinstance(exc, InvalidTextError):
@@ -359,6 +395,10 @@ def _make_server_error_handler(
     debug: bool,
 ) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     async def server_error_handler(request: Request, exc: Exception) -> JSONResponse:
+        # Raised outside a route (by a middleware): a database outage is still a 503.
+        unavailable = database_unavailable_response(exc)
+        if unavailable is not None:
+            return unavailable
         # This runs outside the middleware stack, after RequestIDMiddleware has reset
         # the context variable, so the ID comes from the request state it left behind.
         request_id = getattr(request.state, "request_id", None) or get_request_id()
@@ -403,7 +443,8 @@ def register_exception_handlers(
     exception (500, logged to ``tempest.request`` and mirrored to ``500.log``).
 
     A string the database cannot store (a NUL on PostgreSQL, a lone surrogate anywhere)
-    is a 422 ``VALIDATION_ERROR``, an oversized body a 413 ``CONTENT_TOO_LARGE``.
+    is a 422 ``VALIDATION_ERROR``, an oversized body a 413 ``CONTENT_TOO_LARGE``, a
+    database that cannot be reached a 503 ``SERVICE_UNAVAILABLE`` with ``Retry-After``.
 
     Args:
         app: The FastAPI (or Starlette) application.
@@ -412,7 +453,7 @@ def register_exception_handlers(
         include_input: Echo submitted values in 422 errors (never those of secret
             fields); ``API_ERRORS_INCLUDE_INPUT``.
     """
-    from sqlalchemy.exc import StatementError
+    from sqlalchemy.exc import SQLAlchemyError, StatementError
 
     app.add_exception_handler(AppException, app_exception_handler)
     app.add_exception_handler(
@@ -421,6 +462,8 @@ def register_exception_handlers(
     app.add_exception_handler(InvalidTextError, invalid_text_handler)
     app.add_exception_handler(RequestBodyTooLargeError, body_too_large_handler)
     app.add_exception_handler(UnicodeEncodeError, unstorable_text_handler)
-    app.add_exception_handler(StatementError, unstorable_text_handler)
+    app.add_exception_handler(StatementError, database_error_handler)
+    app.add_exception_handler(SQLAlchemyError, database_error_handler)  # the pool's timeout
+    app.add_exception_handler(OSError, database_error_handler)  # the driver's refused connect
     app.add_exception_handler(HTTPException, http_exception_handler)
     app.add_exception_handler(Exception, _make_server_error_handler(debug))

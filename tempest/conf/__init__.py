@@ -17,10 +17,12 @@ _LAZY: dict[str, str] = {
     "AdminSettings": "tempest.conf.mixins",
     "AuthSettings": "tempest.conf.mixins",
     "BaseAppSettings": "tempest.conf.mixins",
+    "CacheSettings": "tempest.conf.cache",
     "CORSSettings": "tempest.conf.mixins",
     "CSRFSettings": "tempest.conf.mixins",
     "DatabaseSettings": "tempest.conf.mixins",
     "EmailSettings": "tempest.conf.mixins",
+    "FeatureFlagSettings": "tempest.conf.flags",
     "IdempotencySettings": "tempest.conf.mixins",
     "JWTSettings": "tempest.conf.mixins",
     "LogSettings": "tempest.conf.mixins",
@@ -28,6 +30,7 @@ _LAZY: dict[str, str] = {
     "RabbitMQSettings": "tempest.conf.mixins",
     "RateLimitSettings": "tempest.conf.rate_limit",
     "RedisSettings": "tempest.conf.mixins",
+    "SSESettings": "tempest.conf.sse",
     "ServerSettings": "tempest.conf.mixins",
     "TaskIQSettings": "tempest.conf.mixins",
     "TokenSettings": "tempest.conf.mixins",
@@ -55,6 +58,8 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and IDEs
     from tempest.conf.base import DEFAULT_MIDDLEWARE as DEFAULT_MIDDLEWARE, Settings as Settings
+    from tempest.conf.cache import CacheSettings as CacheSettings
+    from tempest.conf.flags import FeatureFlagSettings as FeatureFlagSettings
     from tempest.conf.lazy import (
         LazySettings as LazySettings,
         load_settings_module as load_settings_module,
@@ -84,4 +89,5 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
     from tempest.conf.rate_limit import RateLimitSettings as RateLimitSettings
     from tempest.conf.shared_state import shared_state_url as shared_state_url
     from tempest.conf.site import site_url as site_url
+    from tempest.conf.sse import SSESettings as SSESettings
     from tempest.exceptions.framework import ImproperlyConfigured as ImproperlyConfigured

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from tempest.conf.cache import CacheSettings
+from tempest.conf.flags import FeatureFlagSettings
 from tempest.conf.mixins import (
     AdminSettings,
     AuthSettings,
@@ -23,6 +25,7 @@ from tempest.conf.mixins import (
     TokenSettings,
 )
 from tempest.conf.rate_limit import RateLimitSettings
+from tempest.conf.sse import SSESettings
 
 DEFAULT_MIDDLEWARE: tuple[str, ...] = (
     "tempest.api.middleware.RequestIDMiddleware",
@@ -43,6 +46,9 @@ class Settings(
     CSRFSettings,
     IdempotencySettings,
     RateLimitSettings,
+    CacheSettings,
+    FeatureFlagSettings,
+    SSESettings,
     GracefulShutdownSettings,
     StaticFilesSettings,
     TaskIQSettings,

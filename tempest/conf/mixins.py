@@ -210,6 +210,13 @@ class DatabaseSettings(BaseAppSettings):
     DATABASE_POOL_SIZE: int = Field(default=10, ge=1)
     DATABASE_MAX_OVERFLOW: int = Field(default=20, ge=0)
     DATABASE_POOL_RECYCLE: int = Field(default=3600, ge=-1)
+    DATABASE_UNAVAILABLE_TIMEOUT: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds a request waits for a pooled connection, and for a new one, "
+        "before a database outage answers 503 (docs/topics/outages.md).",
+    )
+    DATABASE_RETRY_AFTER: int = Field(default=5, ge=0, description="Retry-After of that 503.")
     DATABASE_MAX_PAGE_SIZE: int = Field(
         default=100, ge=1, description="Largest page_size a repository accepts."
     )
@@ -426,17 +433,23 @@ class IdempotencySettings(BaseAppSettings):
 
     IDEMPOTENCY_URL: str | None = Field(
         default=None,
-        description="Where idempotency keys live: a redis:// URL or 'memory://' (this "
-        "process); unset: REDIS_URL when set, else memory.",
+        description="Where idempotency keys live: a redis:// URL, 'database://' (the "
+        "project's database, recorded with each request's writes: needs the "
+        "tempest.contrib.idempotency app) or 'memory://' (this process); unset: REDIS_URL "
+        "when set, else memory.",
     )
 
     @field_validator("IDEMPOTENCY_URL")
     @classmethod
     def _idempotency_scheme(cls, value: str | None) -> str | None:
-        scheme = value.split("://", 1)[0].lower() if value and "://" in value else ""
-        if value and scheme not in ("memory", "redis", "rediss", "unix"):
-            raise ValueError(f"must be 'memory://' or a redis:// URL, got {value!r}")
-        return value
+        if value == "database://":
+            return value
+        try:
+            return check_shared_state_url(value)
+        except ValueError:
+            raise ValueError(
+                f"must be 'memory://', 'database://' or a redis:// URL, got {value!r}"
+            ) from None
 
     IDEMPOTENCY_TTL_SECONDS: int = Field(
         default=86_400, ge=1, description="How long a finished answer is replayed (one day)."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -75,6 +76,10 @@ def get_asgi_application() -> FastAPI:
         finally:
             for stop in reversed(started):
                 await stop()
+            # SSE streams and channel connections, if anything used them (tempest.sse).
+            sse = sys.modules.get("tempest.sse.project")
+            if sse is not None:
+                await sse.close_event_hub()
             await database.disconnect()
 
     app = FastAPI(
@@ -97,7 +102,7 @@ def get_asgi_application() -> FastAPI:
 
     mount_static_files(app, settings)
     # Last: routes are matched in order, and API traffic outweighs probes.
-    checks = {name: check for name, (_start, _stop, check) in brokers.items()}
+    checks = {name: check for name, (_start, _stop, check) in brokers.items() if check}
     app.include_router(make_health_router(db=database, checks=checks, version=settings.VERSION))
     _flatten_last_inclusion(app)
     # /docs and /redoc with their assets from the package; the assets' route goes last.
@@ -127,6 +132,20 @@ def _project_brokers(settings: Settings) -> dict[str, tuple[Any, Any, Any]]:
         from tempest import queue
 
         found["queue"] = (queue.start_queue, queue.stop_queue, queue.health_check)
+    # The cache: always started and closed (a memory cache is emptied at shutdown),
+    # checked by readiness only when it lives in Redis.
+    from tempest.cache import project as cache
+
+    found["cache"] = (
+        cache.start_cache,
+        cache.stop_cache,
+        cache.cache_health_check if cache.cache_uses_redis(settings) else None,
+    )
+    # Feature flags: always started (the environment and FEATURE_FLAGS), checked by
+    # readiness only when they live in Redis.
+    from tempest.flags.project import lifespan_hooks as flags_hooks
+
+    found["flags"] = flags_hooks(settings)
     return found
 
 

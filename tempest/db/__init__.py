@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from tempest.db.idempotency import BaseIdempotencyKeyModel, DatabaseIdempotencyStore
 from tempest.db.manager import AsyncDatabaseManager
 from tempest.db.migration_hooks import BASE_COLUMN_ORDER, compose_hooks, reorder_base_columns_first
 from tempest.db.mixins import AuditMixin, SoftDeleteMixin
@@ -30,9 +31,11 @@ __all__ = [
     "AlembicHelper",
     "AsyncDatabaseManager",
     "AuditMixin",
+    "BaseIdempotencyKeyModel",
     "BaseModel",
     "BaseOutboxModel",
     "BaseRepository",
+    "DatabaseIdempotencyStore",
     "DestructiveMigrationError",
     "MigrationError",
     "Ordering",

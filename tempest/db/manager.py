@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import QueuePool
 
 from tempest.db.models import BaseModel
+from tempest.db.outage import report_available, report_unavailable, unavailable_reason, watch_engine
 from tempest.db.transaction import AUTOCOMMIT_INFO_KEY, atomic
 
 __all__ = ["AsyncDatabaseManager", "close_session"]
@@ -122,6 +123,8 @@ class AsyncDatabaseManager:
         pool_size: int = 10,
         max_overflow: int = 20,
         pool_recycle: int = 3600,
+        unavailable_timeout: float = 2.0,
+        retry_after: int = 5,
         **engine_kwargs: Any,
     ) -> None:
         """Describe the database; nothing connects until :meth:`connect`.
@@ -133,13 +136,20 @@ class AsyncDatabaseManager:
             pool_size: Connections kept open (ignored for in-memory SQLite).
             max_overflow: Extra connections allowed under load (idem).
             pool_recycle: Seconds after which a pooled connection is replaced.
+            unavailable_timeout: Seconds to wait for a pooled connection (``pool_timeout``)
+                and for a new one (the driver's connect timeout) before giving up: while
+                the database is down, requests fail within this bound (a 503).
+            retry_after: The ``Retry-After`` seconds of that 503.
             **engine_kwargs: Passed to ``create_async_engine`` unchanged.
         """
         self._url = make_url(url)
+        self.url_text = self._url.render_as_string(hide_password=False)
         self._echo = echo
         self._pool_size = pool_size
         self._max_overflow = max_overflow
         self._pool_recycle = pool_recycle
+        self.unavailable_timeout = unavailable_timeout
+        self.retry_after = retry_after
         self._engine_kwargs = engine_kwargs
         self._engine: AsyncEngine | None = None
         self._session_factory: async_sessionmaker[AsyncSession] | None = None
@@ -205,7 +215,12 @@ class AsyncDatabaseManager:
         if sized:
             options["pool_size"] = self._pool_size
             options["max_overflow"] = self._max_overflow
-        options.update(self._engine_kwargs)
+            options["pool_timeout"] = self.unavailable_timeout
+        if self._url.get_driver_name() == "asyncpg":  # the connect attempt's bound
+            connect_args = {"timeout": self.unavailable_timeout}
+            connect_args.update(self._engine_kwargs.get("connect_args") or {})
+            options["connect_args"] = connect_args
+        options.update({k: v for k, v in self._engine_kwargs.items() if k != "connect_args"})
         return options
 
     async def connect(self) -> None:
@@ -216,6 +231,7 @@ class AsyncDatabaseManager:
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _enforce_sqlite_foreign_keys)
             event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
+        watch_engine(engine, self.url_text)
         self._session_factory = async_sessionmaker(engine, expire_on_commit=False)
         self._request_session_factory = async_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT"),
@@ -321,7 +337,9 @@ class AsyncDatabaseManager:
             await connection.run_sync(target.drop_all)
 
     async def health_check(self) -> bool:
-        """Run ``SELECT 1``; never raises.
+        """Run ``SELECT 1``; never raises, and fails within about ``unavailable_timeout``.
+
+        A failure is logged once until the database answers again (no log per probe).
 
         Returns:
             ``True`` when the database answered, ``False`` otherwise (including when
@@ -333,11 +351,8 @@ class AsyncDatabaseManager:
             async with self._engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception as exc:
-            logger.warning(
-                "Database health check failed for %s: %s: %s",
-                self.db_url_safe,
-                type(exc).__name__,
-                exc,
-            )
+            reason = unavailable_reason(exc) or f"{type(exc).__name__}: {exc}".splitlines()[0]
+            report_unavailable(self.url_text, reason)
             return False
+        report_available(self.url_text)
         return True

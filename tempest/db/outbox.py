@@ -51,6 +51,7 @@ from tempest.db.models import BaseModel, statement_timestamp
 from tempest.db.transaction import atomic
 from tempest.db.types import UTCDateTime
 from tempest.utils.enums import BaseStrEnum
+from tempest.utils.outages import OutageLog
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -293,6 +294,36 @@ class OutboxRelay(Generic[_Event]):
             return source()
         return source.session_factory()
 
+    @property
+    def broker_is_down(self) -> bool:
+        """Whether the last publication failed because the broker could not be reached."""
+        return self._broker_log is not None and self._broker_log.is_down
+
+    _broker_log: OutageLog | None = None
+    _database_log: OutageLog | None = None
+
+    def _broker_outage(self) -> OutageLog:
+        if self._broker_log is None:
+            self._broker_log = OutageLog(
+                f"outbox relay of {self.model.__name__}",
+                "the message broker",
+                "",
+                consequence="events stay pending, the relay backs off until it is back",
+                logger=logger,
+            )
+        return self._broker_log
+
+    def _database_outage(self) -> OutageLog:
+        if self._database_log is None:
+            self._database_log = OutageLog(
+                f"outbox relay of {self.model.__name__}",
+                "the database",
+                _database_url(self.database),
+                consequence="the relay backs off until it is back",
+                logger=logger,
+            )
+        return self._database_log
+
     def _retry_delay(self, attempts: int) -> timedelta:
         if isinstance(self.retry_backoff, timedelta):
             return self.retry_backoff
@@ -331,7 +362,10 @@ class OutboxRelay(Generic[_Event]):
                         await self.dispatch(event)
                 except Exception as error:
                     self._record_failure(event, error)
+                    if _is_broker_outage(error):  # run_forever() backs off until it answers
+                        self._broker_outage().failed(error)
                     break
+                self._broker_outage().succeeded()
                 event.attempts += 1
                 event.status = OutboxStatus.DISPATCHED
                 event.dispatched_at = datetime.now(UTC)
@@ -419,32 +453,79 @@ class OutboxRelay(Generic[_Event]):
         interval: float | timedelta = 1.0,
         *,
         prune_every: float | timedelta | None = timedelta(hours=1),
+        max_backoff: float | timedelta = 30.0,
     ) -> None:
         """Relay until cancelled: drain full batches at once, then wait ``interval``.
 
-        An error (the database is unreachable, say) is logged and the loop goes on after
+        While the database or the broker cannot be reached, the relay backs off: the
+        pause doubles from ``interval`` up to ``max_backoff``, the log says once that it
+        is down and once that it is back (URL masked, no traceback per poll), and the
+        pending rows wait (the publication that found the broker down counts as that
+        row's failed attempt, as any failure does). Once both answer, every pending row
+        is published, each once unless a batch was cut mid-way (see the class: at least
+        once). Another error is logged with its traceback and the loop goes on after
         ``interval``. Cancel the task to stop; a batch in progress is rolled back, so its
-        rows are published again by the next run (at least once).
+        rows are published again by the next run.
 
         Args:
             interval: Seconds (or a timedelta) between polls when nothing is due.
             prune_every: How often to run :meth:`prune`; None never prunes.
+            max_backoff: The longest pause while the database or the broker is down.
         """
+        from tempest.db.outage import is_database_unavailable
+
         wait = _seconds(interval)
+        longest = max(wait, _seconds(max_backoff))
+        pause = wait
         prune_wait = None if prune_every is None else _seconds(prune_every)
         loop = asyncio.get_running_loop()
         next_prune = loop.time()
         while True:
             published = 0
+            down = False
             try:
                 published = await self.run_once()
+                self._database_outage().succeeded()
                 if prune_wait is not None and loop.time() >= next_prune:
                     next_prune = loop.time() + prune_wait
                     await self.prune()
-            except Exception:
-                logger.exception("Outbox relay of %s failed; retrying", self.model.__name__)
+            except Exception as error:
+                if is_database_unavailable(error):
+                    self._database_outage().failed(error)
+                    down = True
+                else:
+                    logger.exception("Outbox relay of %s failed; retrying", self.model.__name__)
+            if down or self.broker_is_down:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest)
+                continue
+            pause = wait
             if published < self.batch_size:
                 await asyncio.sleep(wait)
+
+
+def _is_broker_outage(error: BaseException) -> bool:
+    """Whether a publication failed because the broker could not be reached."""
+    from tempest.exceptions import ServiceUnavailableException
+
+    # Not TimeoutError (an OSError too): a publication slower than publish_timeout may be
+    # the event's own doing, and counts as its failure only.
+    return isinstance(error, ServiceUnavailableException | ConnectionError) or (
+        type(error).__name__ == "ChannelInvalidStateError"
+    )
+
+
+def _database_url(source: object) -> str:
+    """The URL of the relay's database, for the outage lines (masked when printed)."""
+    if source is None:
+        from tempest.db.session import get_database
+
+        source = get_database()
+    url = getattr(source, "db_url_safe", None)
+    if url is None and isinstance(source, async_sessionmaker):
+        bind = source.kw.get("bind")
+        url = getattr(bind, "url", None)
+    return str(url) if url is not None else "the outbox's database"
 
 
 def _seconds(value: float | timedelta) -> float:

@@ -18,9 +18,11 @@ from tempest.conf.masking import mask_url
 __all__ = [
     "DRIVER_INSTALL",
     "PROBE_TIMEOUT",
+    "connection_failure_reason",
     "database_error_message",
     "missing_driver_message",
     "probe_database",
+    "raised_in_database_code",
 ]
 
 PROBE_TIMEOUT = 5.0
@@ -39,7 +41,14 @@ _ASYNCPG_REASONS = {
     "InvalidCatalogNameError": "the database does not exist",
     "CannotConnectNowError": "the server is starting up or shutting down",
     "TooManyConnectionsError": "too many connections",
+    "ConnectionDoesNotExistError": "the connection was lost",
+    "ConnectionFailureError": "the connection failed",
+    "AdminShutdownError": "the server is shutting down",
+    "CrashShutdownError": "the server crashed",
+    "ClientCannotConnectError": "the client cannot connect",
+    "ConnectionRejectionError": "the server rejected the connection",
 }
+_LOST_CONNECTION = ("connection is closed", "connection was closed", "underlying connection")
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -87,12 +96,28 @@ def missing_driver_message(error: BaseException, url: str) -> str | None:
     return None
 
 
+def raised_in_database_code(error: BaseException) -> bool:
+    """Whether ``error`` (or one of its causes) was raised while SQLAlchemy or a driver ran."""
+    return any(_from_database_code(item) for item in _chain(error))
+
+
+def connection_failure_reason(error: BaseException) -> str | None:
+    """Why a connection failed or was lost, in a few words; None for any other error.
+
+    Args:
+        error: What connecting or a query raised (SQLAlchemy's wrapper or the driver's).
+    """
+    return _reason(error)
+
+
 def _reason(error: BaseException) -> str | None:
     """Why a connection failed, in a few words, or None when it is no connection error."""
     for item in _chain(error):
         name = type(item).__name__
         if name in _ASYNCPG_REASONS:
             return _ASYNCPG_REASONS[name]
+        if name == "InterfaceError" and str(item).startswith(_LOST_CONNECTION):
+            return "the connection was lost"
         if isinstance(item, socket.gaierror):
             return "unknown host"
         if isinstance(item, ConnectionRefusedError):
@@ -109,7 +134,10 @@ def _reason(error: BaseException) -> str | None:
 
 
 def _unreachable(url: str, reason: str) -> str:
-    return f"cannot reach the database at {mask_url(url)} ({reason}): check DATABASE_URL"
+    return (
+        f"cannot reach the database at {mask_url(url)}: {reason} "
+        "(is it running? check DATABASE_URL)"
+    )
 
 
 def database_error_message(error: BaseException, url: str | None = None) -> str | None:
@@ -133,7 +161,7 @@ def database_error_message(error: BaseException, url: str | None = None) -> str 
     missing = missing_driver_message(error, url)
     if missing is not None:
         return missing
-    if not any(_from_database_code(item) for item in _chain(error)):
+    if not raised_in_database_code(error):
         return None  # e.g. a mail or cache host: not the database's business
     reason = _reason(error)
     if reason is None:

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from tempest.db.manager import AsyncDatabaseManager
+    from tempest.exceptions import ServiceUnavailableException
 
 _database: AsyncDatabaseManager | None = None
 _work_session_override: AsyncSession | None = None
@@ -31,8 +32,31 @@ def get_database() -> AsyncDatabaseManager:
             pool_size=settings.DATABASE_POOL_SIZE,
             max_overflow=settings.DATABASE_MAX_OVERFLOW,
             pool_recycle=settings.DATABASE_POOL_RECYCLE,
+            unavailable_timeout=settings.DATABASE_UNAVAILABLE_TIMEOUT,
+            retry_after=settings.DATABASE_RETRY_AFTER,
         )
     return _database
+
+
+def project_unavailable_exception(error: BaseException) -> ServiceUnavailableException:
+    """:func:`tempest.db.outage.unavailable_exception` for a request or page of the project.
+
+    The log names the database whose engine raised ``error``
+    (:func:`tempest.db.outage.watch_engine` marks them),
+    else the project's (``DATABASE_URL``); ``Retry-After`` is ``DATABASE_RETRY_AFTER``.
+    Settings that cannot be loaded still give the 503, with its default ``Retry-After``.
+
+    Args:
+        error: The connection-class error.
+    """
+    from tempest.db.outage import engine_url, unavailable_exception
+
+    try:
+        database = get_database()
+        url, retry_after = database.url_text, database.retry_after
+    except Exception:
+        url, retry_after = "(DATABASE_URL)", None
+    return unavailable_exception(error, engine_url(error) or url, retry_after=retry_after)
 
 
 def reset_database() -> None:

@@ -17,6 +17,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tempest.db.idempotency import mark_idempotency_key
+
 __all__ = ["AUTOCOMMIT_INFO_KEY", "atomic", "in_atomic_block", "transactional"]
 
 AUTOCOMMIT_INFO_KEY = "tempest.autocommit"
@@ -86,6 +88,7 @@ async def atomic(
             level = _transaction_level(session)
             await session.connection(execution_options={"isolation_level": level})
         yield session
+        await mark_idempotency_key(session)
         await session.commit()
     except BaseException:
         # Also when a commit fails: the session must stay usable afterwards.

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidFileTypeException",
     "InvalidTokenException",
     "NotFoundException",
+    "ServiceUnavailableException",
     "TooManyRequestsException",
     "UnauthorizedException",
     "ValidationException",
@@ -125,3 +126,55 @@ class TooManyRequestsException(AppException):
             message, code=code, details=details, status_code=status_code, headers=merged_headers
         )
         self.retry_after = retry_after
+
+
+class ServiceUnavailableException(AppException):
+    """A service the request needs (database, Redis, broker) is unreachable right now (503).
+
+    The answer is temporary: it carries ``Retry-After`` (``retry_after`` seconds, 5 unless
+    told) and, when ``service`` is given, ``details["service"]`` names what is down.
+    """
+
+    message = "Service temporarily unavailable"
+    code = "SERVICE_UNAVAILABLE"
+    status_code = 503
+    retry_after_default = 5
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int | None = None,
+        service: str | None = None,
+        code: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        status_code: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Build the exception.
+
+        Args:
+            message: Overrides the class-level ``message``.
+            retry_after: Seconds the client should wait; sent as ``Retry-After``
+                (``retry_after_default`` when None).
+            service: What is unavailable, e.g. ``"database"``; added to ``details``.
+            code: Overrides the class-level ``code``.
+            details: Structured context added to the envelope's ``details``.
+            status_code: Overrides the class-level ``status_code``.
+            headers: Extra headers sent with the error response.
+        """
+        seconds = self.retry_after_default if retry_after is None else max(0, int(retry_after))
+        merged_headers = dict(headers) if headers else {}
+        merged_headers["Retry-After"] = str(seconds)
+        merged_details = dict(details) if details else {}
+        if service is not None:
+            merged_details.setdefault("service", service)
+        super().__init__(
+            message,
+            code=code,
+            details=merged_details,
+            status_code=status_code,
+            headers=merged_headers,
+        )
+        self.retry_after = seconds
+        self.service = service

@@ -8,9 +8,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-__all__ = ["AsyncBrokerManager"]
+__all__ = ["PUBLISH_TIMEOUT", "AsyncBrokerManager", "is_broker_outage"]
 
 _HEALTH_TIMEOUT = 1.0
+
+PUBLISH_TIMEOUT = 2.0
+"""Seconds :meth:`AsyncBrokerManager.publish` waits for the broker before answering 503."""
+
+
+def is_broker_outage(error: BaseException) -> bool:
+    """Whether ``error`` means the message broker could not be reached (not a bad message).
+
+    Network errors, time-outs, aiormq's connection errors (``OSError`` subclasses) and a
+    channel left without its connection (``ChannelInvalidStateError``) count; a message
+    refused by the broker (unroutable, access refused) does not.
+    """
+    return isinstance(error, OSError | TimeoutError) or type(error).__name__ in (
+        "ChannelInvalidStateError",
+    )
 
 
 class AsyncBrokerManager:
@@ -32,13 +47,27 @@ class AsyncBrokerManager:
         broker: The wrapped FastStream broker; declare subscribers and publishers on it.
     """
 
-    def __init__(self, broker: Any) -> None:
+    def __init__(
+        self, broker: Any, *, url: str | None = None, publish_timeout: float = PUBLISH_TIMEOUT
+    ) -> None:
         """Wrap ``broker``; nothing connects until :meth:`connect`.
 
         Args:
             broker: A FastStream broker instance.
+            url: The broker's URL, for the outage log lines (its password masked).
+            publish_timeout: Seconds :meth:`publish` waits for the broker.
         """
+        from tempest.utils.outages import OutageLog
+
         self.broker = broker
+        self.publish_timeout = publish_timeout
+        kind = type(broker).__name__
+        self.outage = OutageLog(
+            "queue publisher",
+            "RabbitMQ" if kind.startswith("Rabbit") else kind,
+            url or f"{type(broker).__name__}://",
+            consequence="publishing requests answer 503 until it is back",
+        )
         self._connected = False
         self._lock = asyncio.Lock()
 
@@ -97,13 +126,41 @@ class AsyncBrokerManager:
 
         Raises:
             RuntimeError: The manager is not connected.
+            ServiceUnavailableException: The broker cannot be reached, or did not answer
+                within ``publish_timeout`` (a request that lets it through answers 503
+                ``QUEUE_UNAVAILABLE`` with ``Retry-After``). The message may still have
+                reached the broker when the answer was only late; a write that must not
+                be lost (or sent twice) goes through the outbox (:mod:`tempest.db.outbox`).
         """
         if not self._connected:
             raise RuntimeError(
                 f"Cannot publish: the {type(self.broker).__name__} is not connected; "
                 "await connect() first (usually in the application's lifespan)."
             )
-        return await self.broker.publish(message, *args, **kwargs)
+        try:
+            async with asyncio.timeout(self.publish_timeout):
+                reply = await self.broker.publish(message, *args, **kwargs)
+        except Exception as error:
+            if not is_broker_outage(error):
+                raise
+            self.outage.failed(error)
+            raise self._unavailable(error) from error
+        self.outage.succeeded()
+        return reply
+
+    def _unavailable(self, error: BaseException) -> Exception:
+        from tempest.exceptions import ServiceUnavailableException
+
+        if isinstance(error, TimeoutError):
+            reason = f"no answer within {self.publish_timeout:g} s"
+        else:
+            reason = " ".join(str(error).split()) or type(error).__name__
+        return ServiceUnavailableException(
+            f"The message queue cannot be reached right now ({reason}); try again in a moment.",
+            code="QUEUE_UNAVAILABLE",
+            service="message queue",
+            retry_after=5,
+        )
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[AsyncBrokerManager]:

@@ -125,7 +125,7 @@ def get_queue() -> AsyncBrokerManager:
     """
     global _queue
     if _queue is None:
-        _queue = AsyncBrokerManager(build_broker())
+        _queue = AsyncBrokerManager(build_broker(), url=_url())
     return _queue
 
 
@@ -139,7 +139,7 @@ def get_consumer() -> AsyncBrokerManager:
         ImproperlyConfigured: A ``subscribers.py`` is broken.
     """
     global _queue
-    _queue = AsyncBrokerManager(build_broker(subscribers=True))
+    _queue = AsyncBrokerManager(build_broker(subscribers=True), url=_url())
     return _queue
 
 
@@ -167,6 +167,12 @@ def queues_enabled() -> bool:
     if "RABBITMQ_URL" in values.model_fields_set or url != _default_url():
         return True
     return any(config.has_module(SUBSCRIBERS_MODULE) for config in apps.get_app_configs())
+
+
+def _url() -> str:
+    from tempest.conf import settings
+
+    return str(settings.RABBITMQ_URL)
 
 
 def _default_url() -> str:

@@ -68,17 +68,22 @@ class RedisLease:
     """
 
     def __init__(self, url: str, name: str, ttl: float) -> None:
-        from redis.asyncio import Redis
-
         from tempest.conf.masking import mask_url
+        from tempest.utils.redis_pool import blocking_redis_client
 
         self.name = name
         self.ttl = ttl
         self.token = uuid.uuid4().hex
         self.description = f"Redis key {name!r} on {mask_url(url)}"
-        timeout = max(ttl / 3, 0.5)
-        self._redis: Any = Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        # One try per call, bounded by a third of the TTL: redis-py's own retries (with
+        # back-off) could outlast the lease while renewing it.
+        self._redis: Any = blocking_redis_client(
+            url,
+            needed_by="RedisLease",
+            who="scheduler lease",
+            timeout=max(ttl / 3, 0.5),
+            max_connections=2,
+            consequence="periodic tasks are not kicked by this scheduler until it is back",
         )
         self._held_until = 0.0
 

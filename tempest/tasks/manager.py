@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask
+
+_HEALTH_TIMEOUT = 1.0
 
 
 class AsyncTaskBrokerManager:
@@ -87,12 +90,14 @@ class AsyncTaskBrokerManager:
     async def health_check(self) -> bool:
         """Whether the broker is started and, when it has one, its connection is alive.
 
-        Never raises.
+        Never raises, and answers within a second (a Redis that stops answering is
+        reported down, not waited for).
         """
         if not self._connected:
             return False
         try:
-            return await broker_alive(self.broker)
+            async with asyncio.timeout(_HEALTH_TIMEOUT):
+                return await broker_alive(self.broker)
         except Exception:
             return False
 

@@ -186,9 +186,19 @@ class TempestTask(Generic[P, R]):
 
         Returns:
             TaskIQ's handle of the sent task.
+
+        Raises:
+            ServiceUnavailableException: The broker cannot be reached within
+                :data:`tempest.tasks.outages.KICK_TIMEOUT` seconds (a request answers 503
+                ``TASK_BROKER_UNAVAILABLE``; see :mod:`tempest.tasks.outages`).
         """
+        from tempest.tasks.outages import kick_or_unavailable
+        from tempest.tasks.project import task_settings
+
         decorated: Any = self.bind()
-        handle: AsyncTaskiqTask[Any] = await decorated.kiq(*args, **kwargs)
+        handle: AsyncTaskiqTask[Any] = await kick_or_unavailable(
+            decorated.kiq(*args, **kwargs), decorated.broker, task_settings()[0]
+        )
         return handle
 
     def kicker(self) -> AsyncKicker[P, R]:

@@ -4,8 +4,11 @@
 them by path: :func:`worker_broker` (``tempest.tasks.worker:worker_broker``). It sets up
 tempest from ``TEMPEST_SETTINGS_MODULE``, builds the project's broker, discovers and binds
 every app's tasks, and connects the project's database (and its message queue, when the
-project uses queues) when the worker starts (``WORKER_STARTUP``) and disconnects them
-when it stops (``WORKER_SHUTDOWN``), so a task can publish with ``get_queue()``.
+project uses queues), cache and feature flags when the worker starts (``WORKER_STARTUP``)
+and closes them, with the SSE channels tasks published to, when it stops
+(``WORKER_SHUTDOWN``), so a task can publish with ``get_queue()``. A task
+that a database outage fails runs again once the database answers
+(:mod:`tempest.tasks.outages`).
 """
 
 from __future__ import annotations
@@ -25,11 +28,19 @@ def worker_broker() -> AsyncBroker:
     import tempest
     from tempest.tasks.discovery import bind_all_discovered
     from tempest.tasks.imports import require
+    from tempest.tasks.outages import outage_retry_middleware
     from tempest.tasks.project import build_broker
 
     taskiq = require("taskiq")
     tempest.setup()
     broker = build_broker(queue_name=os.environ.get(QUEUE_ENVIRONMENT_VARIABLE) or None)
+    # TaskIQ's retries, plus: a task its database outage failed runs again after it.
+    broker.middlewares = [
+        middleware
+        for middleware in broker.middlewares
+        if not isinstance(middleware, taskiq.SimpleRetryMiddleware)
+    ]
+    broker.add_middlewares(outage_retry_middleware())
     bind_all_discovered(broker)
     broker.add_event_handler(taskiq.TaskiqEvents.WORKER_STARTUP, _connect)
     broker.add_event_handler(taskiq.TaskiqEvents.WORKER_SHUTDOWN, _disconnect)
@@ -37,16 +48,31 @@ def worker_broker() -> AsyncBroker:
 
 
 async def _connect(_state: TaskiqState) -> None:
+    from tempest.cache.project import start_cache
+    from tempest.conf import settings
     from tempest.db.session import get_database
+    from tempest.flags.project import lifespan_hooks
     from tempest.queue import start_queue
 
     await get_database().connect()
     await start_queue()  # only when the project uses queues
+    # Tasks read the same cache and feature flags as the API's requests.
+    await start_cache()
+    start_flags, stop_flags, _check = lifespan_hooks(settings)
+    _state.stop_flags = stop_flags
+    await start_flags()
 
 
 async def _disconnect(_state: TaskiqState) -> None:
+    from tempest.cache.project import stop_cache
     from tempest.db.session import get_database
     from tempest.queue import stop_queue
+    from tempest.sse.project import close_event_hub
 
+    stop_flags = getattr(_state, "stop_flags", None)
+    if stop_flags is not None:
+        await stop_flags()
+    await close_event_hub()  # SSE channels a task published to
+    await stop_cache()
     await stop_queue()
     await get_database().disconnect()

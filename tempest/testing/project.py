@@ -91,6 +91,9 @@ def configure(config: pytest.Config) -> None:
     run_tasks_in_place()
     # No test sends real email: messages land in tempest.mail.outbox (`mailoutbox`).
     os.environ["EMAIL_BACKEND"] = "memory"
+    # Idempotency keys in the process: the database store's row would wait on the test's
+    # own transaction (db_session), which is never committed.
+    os.environ["IDEMPOTENCY_URL"] = "memory://"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 
 from tempest.db import AsyncDatabaseManager
-from tests.helpers import manage, tempest
+from tests.warm import (  # manage.py processes forked warm
+    warm_manage as manage,
+    warm_tempest as tempest,
+)
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import service_url
 from tests.db.conftest import copy_project
+from tests.helpers import PYTHON, clean_env
+from tests.warm import warm_run
 
 pytestmark = pytest.mark.e2e
 
@@ -90,17 +92,7 @@ def _manage_py(request: pytest.FixtureRequest, root: Path, tmp_path: Path) -> It
     env["TMPDIR"] = str(scratch)
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        from tests.helpers import PYTHON, clean_env
-
-        return subprocess.run(
-            [PYTHON, "manage.py", *args],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=clean_env(**env),
-            input=input,
-        )
+        return warm_run([PYTHON, "manage.py", *args], root, 60, clean_env(**env), input)
 
     run.root = root  # type: ignore[attr-defined]
     run.database = name if server_url else None  # type: ignore[attr-defined]
@@ -471,19 +463,13 @@ def test_makemigrations_without_a_scratch_database(project: Run) -> None:
     """No server to make the scratch database on, or a user who may not: one clear line."""
     from sqlalchemy.engine import make_url
 
-    from tests.helpers import PYTHON, clean_env, free_port
+    from tests.helpers import free_port
 
     root: Path = project.root  # type: ignore[attr-defined]
 
     def makemigrations(database_url: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PYTHON, "manage.py", "makemigrations"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=clean_env(DATABASE_URL=database_url),
-        )
+        env = clean_env(DATABASE_URL=database_url)
+        return warm_run([PYTHON, "manage.py", "makemigrations"], root, 60, env)
 
     port = free_port()
     down = error_line(makemigrations(f"postgresql+asyncpg://app@127.0.0.1:{port}/shop"))

@@ -16,7 +16,10 @@ from pydantic.fields import FieldInfo
 
 from tempest.conf import mixins
 from tempest.conf.base import Settings
+from tempest.conf.cache import CacheSettings
+from tempest.conf.flags import FeatureFlagSettings
 from tempest.conf.rate_limit import RateLimitSettings
+from tempest.conf.sse import SSESettings
 
 SECTIONS: list[tuple[str, type[Any]]] = [
     ("Settings", Settings),
@@ -39,6 +42,9 @@ SECTIONS: list[tuple[str, type[Any]]] = [
     ("CSRFSettings", mixins.CSRFSettings),
     ("IdempotencySettings", mixins.IdempotencySettings),
     ("RateLimitSettings", RateLimitSettings),
+    ("FeatureFlagSettings", FeatureFlagSettings),
+    ("CacheSettings", CacheSettings),
+    ("SSESettings", SSESettings),
 ]
 HEADER = "| Name (setting and env var) | Type | Default | Description |"
 

@@ -46,6 +46,13 @@ EXECUTED = {
     "topics/client-ip.md",
     "topics/idempotency.md",
     "topics/rate-limits.md",
+    "topics/feature-flags.md",
+    "topics/cache.md",
+    "topics/graceful-shutdown.md",
+    "topics/outages.md",
+    "topics/static-files.md",
+    "topics/sessions.md",
+    "topics/sse.md",
     "commands/index.md",
     "commands/writing.md",
 }
@@ -246,10 +253,50 @@ def test_rate_limits(run_in_project: RunPage) -> None:
     assert transcript.written == ["orders/tests/test_rate_limit.py"]
 
 
+def test_cache(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/cache.md")
+    assert_ran_everything("topics/cache.md", transcript, files=2, commands=2)
+    assert transcript.written == ["catalog/routers.py", "catalog/tests/test_cache.py"]
+
+
+def test_feature_flags(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/feature-flags.md")
+    assert_ran_everything("topics/feature-flags.md", transcript, files=2, commands=4)
+    assert transcript.written == ["shop/settings.py", "orders/tests/test_flags.py"]
+
+
 def test_idempotency(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/idempotency.md")
-    assert_ran_everything("topics/idempotency.md", transcript, files=2, commands=1)
-    assert transcript.written == ["shop/settings.py", "orders/tests/test_idempotency.py"]
+    assert_ran_everything("topics/idempotency.md", transcript, files=3, commands=4)
+    assert transcript.written == [
+        "shop/settings.py",
+        "shop/settings.py",
+        "orders/tests/test_idempotency.py",
+    ]
+
+
+def test_graceful_shutdown(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/graceful-shutdown.md")
+    assert_ran_everything("topics/graceful-shutdown.md", transcript, files=2, commands=1)
+    assert transcript.written == ["shop/settings.py", "orders/tests/test_graceful_shutdown.py"]
+
+
+def test_outages(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/outages.md")
+    assert_ran_everything("topics/outages.md", transcript, files=1, commands=1)
+    assert transcript.written == ["orders/tests/test_outage.py"]
+
+
+def test_static_files(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/static-files.md")
+    assert_ran_everything("topics/static-files.md", transcript, files=1, commands=5)
+    assert transcript.written == ["orders/static/orders/site.css"]
+
+
+def test_sessions(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/sessions.md")
+    assert_ran_everything("topics/sessions.md", transcript, files=2, commands=1)
+    assert transcript.written == ["orders/reports.py", "orders/tests/test_reports.py"]
 
 
 def test_csrf(run_in_project: RunPage) -> None:
@@ -279,3 +326,9 @@ def test_only_executed_pages_have_runnable_examples() -> None:
     ]
     assert not unexpected, f"add these pages to EXECUTED and to a test: {unexpected}"
     assert {str(page.relative_to(DOCS)) for page in pages()} >= EXECUTED
+
+
+def test_sse(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/sse.md")
+    assert_ran_everything("topics/sse.md", transcript, files=2, commands=1)
+    assert transcript.written == ["orders/tasks.py", "orders/tests/test_live.py"]

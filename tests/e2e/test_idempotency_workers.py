@@ -2,7 +2,9 @@
 
 A generated project with the ``startapp`` example (``orders``), PostgreSQL, and
 ``IdempotencyMiddleware`` switched on by the ``MIDDLEWARE`` setting alone; the keys live in
-the project's Redis (``REDIS_URL``). Side effects are counted in PostgreSQL rows.
+the project's Redis (``REDIS_URL``), then in its database (``IDEMPOTENCY_URL =
+"database://"`` with the ``tempest.contrib.idempotency`` app). Side effects are counted in
+PostgreSQL rows.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,8 +45,8 @@ async def _forget_keys(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
-    """The project served by two workers: (base URL, bearer token, database URL)."""
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The migrated project with a superuser: (folder, settings for its processes)."""
     redis_url = service_url("TEMPEST_TEST_REDIS_URL")
     server = service_url("TEMPEST_TEST_DATABASE_URL")
     root = tmp_path_factory.mktemp("idempotency")
@@ -52,6 +55,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     project = root / "shop"
     app = manage(project, "startapp", "orders")
     assert app.returncode == 0, app.stderr
+    settings_file = project / "shop" / "settings.py"
+    settings_file.write_text(
+        settings_file.read_text().replace(
+            '"tempest.contrib.admin",',
+            '"tempest.contrib.admin",\n        "tempest.contrib.idempotency",',
+        )
+    )
     asyncio.run(_forget_keys(redis_url))
     with scratch_database(server, f"tempest_idem_{uuid.uuid4().hex[:8]}") as database_url:
         env: dict[str, str] = {
@@ -81,14 +91,41 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
         )
         assert superuser.returncode == 0, superuser.stderr
         try:
-            with serve_project(project, "serve", "--workers", "2", env=env) as (base, _):
-                login = httpx.post(
-                    f"{base}/api/auth/login", json={"email": EMAIL, "password": PASSWORD}
-                )
-                assert login.status_code == 200, login.text
-                yield base, login.json()["access_token"], database_url
+            yield project, env
         finally:
             asyncio.run(_forget_keys(redis_url))
+
+
+@pytest.fixture(scope="module", params=["redis", "database"])
+def served(
+    request: pytest.FixtureRequest, project: tuple[Path, dict[str, str]]
+) -> Iterator[tuple[str, str, str, str]]:
+    """The project served by two workers, keys in Redis or in the database: (base URL,
+    bearer token, database URL, store)."""
+    folder, env = project
+    if request.param == "database":
+        env = {**env, "IDEMPOTENCY_URL": "database://"}
+    with serve_project(folder, "serve", "--workers", "2", env=env) as (base, _):
+        login = httpx.post(f"{base}/api/auth/login", json={"email": EMAIL, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        yield base, login.json()["access_token"], env["DATABASE_URL"], request.param
+
+
+def test_database_keys_without_their_app_fail_the_system_check(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    folder, env = project
+    apps = json.dumps(["tempest.contrib.auth", "tempest.contrib.admin", "orders"])
+    result = manage(
+        folder,
+        "check",
+        IDEMPOTENCY_URL="database://",
+        INSTALLED_APPS=apps,
+        **env,  # type: ignore[arg-type]
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "tempest.E027" in output and "tempest.contrib.idempotency" in output, output
 
 
 async def _burst(base: str, token: str, key: str, body: dict[str, Any]) -> list[httpx.Response]:
@@ -108,9 +145,9 @@ def _rows(database_url: str, name: str) -> int:
 
 
 def test_fifty_concurrent_posts_with_one_key_create_one_row(
-    served: tuple[str, str, str],
+    served: tuple[str, str, str, str],
 ) -> None:
-    base, token, database_url = served
+    base, token, database_url, store = served
     key = str(uuid.uuid4())
     name = f"order {key[:8]}"
     responses = asyncio.run(_burst(base, token, key, {"name": name}))
@@ -128,6 +165,10 @@ def test_fifty_concurrent_posts_with_one_key_create_one_row(
         if response.status_code == 409:
             assert response.json()["code"] == "IDEMPOTENCY_KEY_IN_USE"
     assert _rows(database_url, name) == 1
+    keys_in_database = asyncio.run(
+        fetch_rows(database_url, "SELECT count(*) AS n FROM idempotency_key WHERE committed")
+    )[0]["n"]
+    assert keys_in_database == (1 if store == "database" else 0)
 
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
     later = httpx.post(f"{base}/api/orders", json={"name": name}, headers=headers)
@@ -142,8 +183,10 @@ def test_fifty_concurrent_posts_with_one_key_create_one_row(
     assert _rows(database_url, "another") == 0
 
 
-def test_a_malformed_key_is_refused_before_the_route_runs(served: tuple[str, str, str]) -> None:
-    base, token, database_url = served
+def test_a_malformed_key_is_refused_before_the_route_runs(
+    served: tuple[str, str, str, str],
+) -> None:
+    base, token, database_url, _ = served
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "x" * 256}
     response = httpx.post(f"{base}/api/orders", json={"name": "too-long-key"}, headers=headers)
     assert response.status_code == 400

@@ -62,11 +62,18 @@ NOT_STORED_STATUSES = frozenset({401, 403, 408, 409, 423, 425, 429})
 
 REPLAY_HEADER = (b"idempotent-replayed", b"true")
 
+DATABASE_URL = "database://"
+"""``IDEMPOTENCY_URL`` value keeping the keys in the project's database."""
+
 # 1 to 255 visible ASCII characters (no space, no control character).
 _VALID_KEY = re.compile(rb"[\x21-\x7e]{1,255}")
 _FINGERPRINT_SIZE = 32  # a SHA-256 digest
 _LEASE = b"L"
 _RECORD = b"R"
+# What DatabaseIdempotencyStore returns (tempest.db.idempotency.ANSWER_LOST_MARK, not
+# imported: this module must not load SQLAlchemy) for a key whose request committed its
+# writes and ended without a stored answer.
+_ANSWER_LOST = b"C"
 
 
 def _envelope(
@@ -94,6 +101,12 @@ _REUSED = _envelope(
     "This Idempotency-Key was used with a different request (method, path, query or "
     "body); use a new key for a new request.",
     "IDEMPOTENCY_KEY_REUSED",
+)
+_ANSWER_LOST_RESPONSE = _envelope(
+    409,
+    "The request with this Idempotency-Key was applied, but its answer was not recorded "
+    "(the server failed after saving its changes); do not repeat it: look the result up.",
+    "IDEMPOTENCY_KEY_ANSWER_LOST",
 )
 _UNAVAILABLE = _envelope(
     503,
@@ -201,8 +214,9 @@ class IdempotencyMiddleware:
     def from_settings(cls, app: ASGIApp, settings: Any) -> IdempotencyMiddleware:
         """Build from the ``IDEMPOTENCY_*`` settings (for the ``MIDDLEWARE`` setting).
 
-        The store is Redis when ``IDEMPOTENCY_URL`` or else ``REDIS_URL`` is set, memory
-        otherwise; keys are scoped by the JWT ``sub`` when ``JWT_SECRET`` is set.
+        The store is the project's database when ``IDEMPOTENCY_URL`` is ``database://``,
+        Redis when it or else ``REDIS_URL`` is a Redis URL, memory otherwise; keys are
+        scoped by the JWT ``sub`` when ``JWT_SECRET`` is set.
         """
         from tempest.conf.shared_state import MEMORY_URL, shared_state_url
 
@@ -210,6 +224,13 @@ class IdempotencyMiddleware:
         store: IdempotencyStore
         if url == MEMORY_URL:
             store = MemoryIdempotencyStore()
+        elif url == DATABASE_URL:
+            from tempest.db.idempotency import DatabaseIdempotencyStore
+            from tempest.db.session import get_database
+
+            store = DatabaseIdempotencyStore(
+                get_database(), ttl_seconds=settings.IDEMPOTENCY_TTL_SECONDS
+            )
         else:
             store = RedisIdempotencyStore.from_url(url)
         jwt: JWTUtils | None = None
@@ -320,11 +341,12 @@ class IdempotencyMiddleware:
         try:
             held = await self.store.claim(key, lease, self.lease_seconds)
         except IdempotencyStoreUnavailableError as error:
+            # The store's client logs the outage once, and once when it is over.
             if not self.fail_open:
-                logger.error("Idempotency store unavailable, answering 503: %s", error)
+                logger.debug("Idempotency store unavailable, answering 503: %s", error)
                 await _UNAVAILABLE(scope, receive, send)
                 return
-            logger.warning("Idempotency store unavailable, running without it: %s", error)
+            logger.debug("Idempotency store unavailable, running without it: %s", error)
             await self.app(scope, _replaying(body, receive), send)
             return
         if held is not None:
@@ -332,6 +354,8 @@ class IdempotencyMiddleware:
                 await _REUSED(scope, receive, send)
             elif held[:1] == _LEASE:
                 await _IN_USE(scope, receive, send)
+            elif held[:1] == _ANSWER_LOST:
+                await _ANSWER_LOST_RESPONSE(scope, receive, send)
             else:
                 await _replay(held, send)
             return

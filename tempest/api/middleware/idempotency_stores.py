@@ -25,6 +25,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from tempest.exceptions.stores import IdempotencyStoreUnavailableError
+from tempest.utils.redis_pool import DEFAULT_TIMEOUT
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -34,10 +37,6 @@ __all__ = [
     "MemoryIdempotencyStore",
     "RedisIdempotencyStore",
 ]
-
-
-class IdempotencyStoreUnavailableError(RuntimeError):
-    """The store could not be reached (Redis down, network error, timeout)."""
 
 
 @runtime_checkable
@@ -199,7 +198,7 @@ class RedisIdempotencyStore:
         url: str,
         *,
         prefix: str = "tempest:idempotency:",
-        timeout: float | None = 5.0,
+        timeout: float | None = DEFAULT_TIMEOUT,
         max_connections: int = 50,
     ) -> RedisIdempotencyStore:
         """Connect to Redis at ``url``; close the store with :meth:`aclose`.
@@ -225,6 +224,11 @@ class RedisIdempotencyStore:
         client = blocking_redis_client(
             url,
             needed_by="RedisIdempotencyStore",
+            who="idempotency keys",
+            consequence=(
+                "requests with an Idempotency-Key answer 503 (or run without it under "
+                "IDEMPOTENCY_FAIL_OPEN) until it is back"
+            ),
             timeout=timeout,
             max_connections=max_connections,
         )

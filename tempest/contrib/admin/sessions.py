@@ -250,7 +250,9 @@ class RedisRevokedSessions(RevokedSessions):
 
     One ``EXISTS`` per signed-in page, one ``SET ... EX`` per sign-out. When Redis cannot
     be reached the admin fails closed: pages answer 503 naming
-    ``ADMIN_REVOKED_SESSIONS_URL`` rather than let a signed-out cookie in.
+    ``ADMIN_REVOKED_SESSIONS_URL`` rather than let a signed-out cookie in. A client made
+    from a URL answers within ``timeout_seconds`` (no retries), logs the outage once and
+    the recovery once, and reconnects by itself.
     """
 
     def __init__(
@@ -259,22 +261,27 @@ class RedisRevokedSessions(RevokedSessions):
         *,
         prefix: str = "tempest:admin:signed-out:",
         timeout_seconds: float = 2.0,
+        max_connections: int = 50,
     ) -> None:
         """Connect lazily to ``url_or_client`` (a ``redis://`` URL or a client).
 
         Args:
             url_or_client: The Redis URL, or a ``redis.asyncio.Redis`` to use.
             prefix: Prepended to each session id to make its key.
-            timeout_seconds: Connect and read timeout of a client made from a URL.
+            timeout_seconds: Connect, pool-wait and read timeout of a client made from a URL.
+            max_connections: Connections a client made from a URL opens at most.
         """
-        from redis.asyncio import Redis
+        from tempest.utils.redis_pool import blocking_redis_client
 
         self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
-            self._redis: Redis = Redis.from_url(
+            self._redis: Redis = blocking_redis_client(
                 url_or_client,
-                socket_timeout=timeout_seconds,
-                socket_connect_timeout=timeout_seconds,
+                needed_by="RedisRevokedSessions",
+                who="admin signed-out sessions",
+                timeout=timeout_seconds,
+                max_connections=max_connections,
+                consequence="signed-in admin pages answer 503 until it is back",
             )
         else:
             self._redis = url_or_client

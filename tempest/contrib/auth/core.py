@@ -123,6 +123,7 @@ def fail_closed() -> Iterator[None]:
             "check AUTH_THROTTLE_URL); try again in a moment",
             code="THROTTLE_UNAVAILABLE",
             status_code=503,
+            headers={"Retry-After": "5"},
         ) from None
 
 

@@ -42,6 +42,22 @@ def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
 
 
 @register_check(Tags.settings, Tags.database)
+def check_idempotency_store(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """``IDEMPOTENCY_URL = "database://"`` has its key table (tempest.E027)."""
+    if getattr(_settings(), "IDEMPOTENCY_URL", None) != "database://":
+        return []
+    from tempest.db.idempotency import idempotency_key_model
+
+    try:
+        idempotency_key_model()
+    except ImproperlyConfigured as error:
+        return [Error(str(error), obj="IDEMPOTENCY_URL", id="tempest.E027")]
+    return []
+
+
+@register_check(Tags.settings, Tags.database)
 def check_database_url(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:

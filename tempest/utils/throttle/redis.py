@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from tempest.utils.redis_pool import DEFAULT_TIMEOUT, blocking_redis_client
 from tempest.utils.throttle.base import AttemptState, ThrottleState, ThrottleUnavailableError
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ class RedisThrottleBackend:
         url: str,
         *,
         prefix: str = "tempest:throttle:",
-        timeout: float | None = 5.0,
+        timeout: float | None = DEFAULT_TIMEOUT,
         max_connections: int = 50,
     ) -> RedisThrottleBackend:
         """Connect to Redis at ``url``; close the backend with :meth:`aclose`.
@@ -124,7 +125,7 @@ class RedisThrottleBackend:
             url: A Redis URL, e.g. ``redis://localhost:6379/0``.
             prefix: Prepended to every Redis key this backend writes.
             timeout: Seconds to wait for a connection, a free one in the pool or a reply
-                before :class:`ThrottleUnavailableError`; None waits forever.
+                before :class:`ThrottleUnavailableError` (2 by default); None waits forever.
             max_connections: Connections this backend opens at most.
 
         Returns:
@@ -133,13 +134,13 @@ class RedisThrottleBackend:
         Raises:
             ImportError: The ``redis`` package is not installed.
         """
-        from tempest.utils.redis_pool import blocking_redis_client
-
         client = blocking_redis_client(
             url,
             needed_by="RedisThrottleBackend",
             timeout=timeout,
             max_connections=max_connections,
+            who="sign-in throttle",
+            consequence="sign-in and one-time codes answer 503 until it is back",
         )
         backend = cls(client, prefix=prefix)
         backend._owns_client = True

@@ -264,6 +264,7 @@ async def test_an_unreachable_store_fails_closed(
 
     page = await replay(client, cookie)
     assert page.status_code == 503
+    assert page.headers["retry-after"] == "5"
     assert "ADMIN_REVOKED_SESSIONS_URL" in page.text
     logout = await client.post("/logout", {})
     assert logout.status_code == 503

@@ -16,7 +16,7 @@ from tempest.core.checks import (
     registry,
     run_system_checks,
 )
-from tests.helpers import manage
+from tests.warm import warm_manage as manage  # manage.py processes forked warm
 
 
 @pytest.fixture

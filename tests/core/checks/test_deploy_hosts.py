@@ -14,7 +14,8 @@ import pytest
 
 from tempest.conf import Settings, settings, site_url
 from tempest.exceptions.framework import ImproperlyConfigured
-from tests.helpers import PYTHON, clean_env, manage, run
+from tests.helpers import PYTHON, clean_env
+from tests.warm import warm_manage as manage, warm_run  # manage.py processes forked warm
 
 LIVE = {
     "DEBUG": "false",
@@ -25,7 +26,7 @@ LIVE = {
 
 def check_deploy(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``python manage.py check --deploy`` with ``env`` over the project's ``.env``."""
-    return run([PYTHON, "manage.py", "check", "--deploy"], project, 60, clean_env(**env))
+    return warm_run([PYTHON, "manage.py", "check", "--deploy"], project, 60, clean_env(**env))
 
 
 def output(result: object) -> str:

@@ -30,7 +30,11 @@ from tempest.db.backup import (
     default_backup_path,
 )
 from tests.conftest import SERVICES_REQUIRED, service_url
-from tests.helpers import manage, one_line_error, tempest, without_contrib_apps
+from tests.helpers import one_line_error, without_contrib_apps
+from tests.warm import (  # manage.py processes forked warm
+    warm_manage as manage,
+    warm_tempest as tempest,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import manage, serve_project
+from tests.helpers import serve_project
+from tests.warm import warm_manage as manage  # manage.py processes forked warm
 
 pytestmark = pytest.mark.e2e
 

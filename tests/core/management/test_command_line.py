@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from tempest.core.management.discovery import builtin_commands, command_table, installed_apps_fast
-from tests.helpers import manage, one_line_error, tempest
+from tests.helpers import one_line_error
+from tests.warm import (  # manage.py processes forked warm
+    warm_manage as manage,
+    warm_tempest as tempest,
+)
 
 pytestmark = pytest.mark.e2e
 

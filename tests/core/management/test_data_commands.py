@@ -22,13 +22,11 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import (
-    PYTHON,
-    clean_env,
-    manage,
-    one_line_error,
-    tempest,
-    without_contrib_apps,
+from tests.helpers import PYTHON, clean_env, one_line_error, without_contrib_apps
+from tests.warm import (  # manage.py processes forked warm
+    warm_manage as manage,
+    warm_run,
+    warm_tempest as tempest,
 )
 
 pytestmark = pytest.mark.e2e
@@ -168,15 +166,8 @@ class Database:
 
     def answer(self, text: str, *args: str) -> subprocess.CompletedProcess[str]:
         """Run with ``text`` on standard input (a confirmation prompt's answer)."""
-        return subprocess.run(
-            [PYTHON, "manage.py", *args],
-            cwd=self.project,
-            input=text,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=clean_env(DATABASE_URL=self.url),
-        )
+        env = clean_env(DATABASE_URL=self.url)
+        return warm_run([PYTHON, "manage.py", *args], self.project, 60, env, text)
 
     def empty(self) -> None:
         """Delete every row directly (faster than ``manage.py flush``, which one test runs)."""

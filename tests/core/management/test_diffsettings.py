@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import manage, one_line_error, tempest
+from tests.helpers import one_line_error
+from tests.warm import (  # manage.py processes forked warm
+    warm_manage as manage,
+    warm_tempest as tempest,
+)
 
 pytestmark = pytest.mark.e2e
 

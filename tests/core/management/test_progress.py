@@ -25,7 +25,11 @@ import pytest
 
 from tempest.core.management.progress import Progress, progress, progress_enabled
 from tests.conftest import _reset_postgresql, service_url
-from tests.helpers import PYTHON, clean_env, manage, tempest
+from tests.helpers import PYTHON, clean_env
+from tests.warm import (  # manage.py processes forked warm
+    warm_manage as manage,
+    warm_tempest as tempest,
+)
 
 pytestmark = pytest.mark.e2e
 

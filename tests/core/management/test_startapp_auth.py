@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, manage, run, tempest, without_contrib_apps
+from tests.helpers import PYTHON, run, without_contrib_apps
+from tests.warm import (  # manage.py processes forked warm
+    warm_manage as manage,
+    warm_tempest as tempest,
+)
 
 pytestmark = pytest.mark.e2e
 

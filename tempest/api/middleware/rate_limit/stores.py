@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
+from tempest.utils.redis_pool import redis_outage_log
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -194,6 +196,8 @@ class RedisRateLimitStore:
         self.retry_seconds = retry_seconds
         self.fallback = MemoryRateLimitStore()
         self._script = redis.register_script(_LUA_HIT)
+        # A client from from_url() logs outages itself, with the masked URL.
+        self._logs_outages = redis_outage_log(redis) is None
         self._owns_client = False
         self._down_until: float | None = None  # monotonic time of the next try while down
         self._probing: asyncio.Future[None] | None = None  # the request trying Redis again
@@ -231,7 +235,9 @@ class RedisRateLimitStore:
             needed_by="RedisRateLimitStore",
             timeout=timeout,
             max_connections=max_connections,
-            retry=None,  # an outage is handled here (fallback, back-off), not by retrying
+            who="rate limit",
+            consequence=_consequence(fail_open),
+            logger=logger,
         )
         store = cls(client, fail_open, prefix=prefix)
         store._owns_client = True
@@ -282,20 +288,19 @@ class RedisRateLimitStore:
                 ],
             )
         except (RedisError, OSError) as error:
-            if self._down_until is None:
+            if self._down_until is None and self._logs_outages:
                 logger.warning(
-                    "rate limit: Redis unreachable (%s: %s); %s until it is back",
+                    "rate limit: Redis unreachable (%s: %s); %s",
                     type(error).__name__,
                     error,
-                    "counting in each process"
-                    if self.fail_open
-                    else "refusing limited requests (503)",
+                    _consequence(self.fail_open),
                 )
             self._down_until = time.monotonic() + self.retry_seconds
             return self._without_redis(key, max_requests, window_seconds)
         if self._down_until is not None:
             self._down_until = None
-            logger.warning("rate limit: Redis answers again; counting is shared again")
+            if self._logs_outages:
+                logger.warning("rate limit: Redis answers again; counting is shared again")
             await self.fallback.aclose()
         reset = int(reset_ms) / 1000
         if allowed:
@@ -313,3 +318,9 @@ class RedisRateLimitStore:
         if self._owns_client:
             self._owns_client = False
             await self.redis.aclose(close_connection_pool=True)
+
+
+def _consequence(fail_open: bool) -> str:
+    if fail_open:
+        return "counting in each process until it is back"
+    return "limited requests answer 503 until it is back"

@@ -38,10 +38,15 @@ from tempest.contrib.admin.views.common import (
 )
 from tempest.contrib.auth.throttling import SignInThrottle
 from tempest.db import Ordering
+from tempest.db.outage import is_database_unavailable
 from tempest.exceptions import ValidationException
 from tempest.utils.client_ip import IPNetwork
 
 __all__ = ["ViewsBase"]
+
+
+_RETRY_LATER = {"Retry-After": "5"}
+"""Sent with every 503 page: a store or the database is down, for a few seconds."""
 
 
 class ViewsBase:
@@ -232,7 +237,8 @@ class ViewsBase:
         html = self.templates.get_template(f"admin/{template}").render(
             csrf_token=session.csrf_token, **context
         )
-        response = HTMLResponse(html, status, headers=PAGE_HEADERS)
+        headers = PAGE_HEADERS if status != 503 else {**PAGE_HEADERS, **_RETRY_LATER}
+        response = HTMLResponse(html, status, headers=headers)
         if session.principal_id is None:  # a visitor's token must reach the next request
             self.store.save(response, session)
         return response
@@ -245,9 +251,14 @@ class ViewsBase:
     def handles(error: Exception) -> bool:
         """Whether ``error`` is a redirect to sign-in or an error page of the admin.
 
-        Text the database refused (a NUL on PostgreSQL) is an error page (400) too.
+        Text the database refused (a NUL on PostgreSQL) is an error page (400) too, and a
+        database that cannot be reached the "Database unavailable, retrying" page (503).
         """
-        return isinstance(error, Redirect | Problem) or is_unstorable_text_error(error)
+        return (
+            isinstance(error, Redirect | Problem)
+            or is_unstorable_text_error(error)
+            or is_database_unavailable(error)
+        )
 
     def problem_response(self, request: Request, error: Exception) -> Response:
         """The response for a redirect to sign-in or an error page."""
@@ -260,7 +271,23 @@ class ViewsBase:
             if "/login" in error.url and not anonymous:
                 self.store.clear(response)
             return self._secure(response)
+        if not isinstance(error, Problem) and is_database_unavailable(error):
+            return self._database_unavailable(error)
         if not isinstance(error, Problem):  # text the database refused
             error = Problem(400, NUL_MESSAGE)
         session = self.store.load(request) or AdminSession.anonymous()
         return self._render("error.html", session, error.status, message=error.message)
+
+    def _database_unavailable(self, error: Exception) -> Response:
+        """A plain 503 page that reloads itself after ``Retry-After`` seconds.
+
+        The outage is logged once per process, not per page (see tempest.db.outage).
+        """
+        from tempest.db.session import project_unavailable_exception
+
+        unavailable = project_unavailable_exception(error)
+        html = self.templates.get_template("admin/unavailable.html").render(
+            visit=None, csrf_token="", retry_after=unavailable.retry_after
+        )
+        headers = {**PAGE_HEADERS, **unavailable.headers}
+        return HTMLResponse(html, 503, headers=headers)

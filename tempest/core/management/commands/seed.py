@@ -118,10 +118,15 @@ async def _run(name: str, seed: SeedCallable, status: Progress) -> None:
             if inspect.isawaitable(result):
                 await result
     except Exception as error:
+        from tempest.db.reachability import database_error_message
+
         if show:
             click.echo("failed")
         elif status.enabled:
             status.echo(f"Seeding {name}... failed")
+        unreachable = database_error_message(error)
+        if unreachable is not None:  # one line naming DATABASE_URL, not the driver's text
+            raise CommandError(unreachable) from error
         raise CommandError(
             f"Seeding {name} failed, nothing it wrote was saved: "
             f"{type(error).__name__}: {_one_line(error)}"
