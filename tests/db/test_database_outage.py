@@ -356,6 +356,9 @@ def test_commands_say_one_line_and_exit_non_zero(shared_project: Any, command: l
         errors[0].lower()
     )
     assert "pw-" not in result.stderr
+    # Said once: migrate's system checks leave the unreachable database (W025) to it.
+    said = (result.stdout + result.stderr).lower().count("cannot reach the database")
+    assert said == 1, result.stdout + result.stderr
 
 
 # -- the admin ---------------------------------------------------------------------------

@@ -67,6 +67,56 @@ def _importable(name: str) -> bool:
         return False
 
 
+LINE_LENGTH = 100
+"""The generated project's ``ruff`` line length (its pyproject.toml)."""
+
+
+def fit_call(indent: str, head: str, arguments: str, tail: str = "", brackets: str = "()") -> str:
+    """``head(arguments)tail`` laid out as ``ruff format`` would, for names of any length.
+
+    Templates call it as ``{{ fit("    ", "async def update", "self, data: ...", ":") }}``
+    where a line's length depends on the app's names: on one line when it fits in
+    :data:`LINE_LENGTH`, else the arguments on a line of their own, else one per line
+    with a trailing comma.
+
+    Args:
+        indent: The indentation of the line.
+        head: What comes before the opening parenthesis.
+        arguments: The parameters or arguments, comma-separated.
+        tail: What follows the closing parenthesis (``" -> T:"``, ``""``).
+        brackets: The pair around the arguments: ``"()"``, or ``"[]"`` for a subscript.
+
+    Returns:
+        The text, without a final newline.
+    """
+    opening, closing = brackets[0], brackets[1]
+    line = f"{indent}{head}{opening}{arguments}{closing}{tail}"
+    if len(line) <= LINE_LENGTH:
+        return line
+    inner = indent + "    "
+    if len(inner + arguments) <= LINE_LENGTH:
+        return f"{indent}{head}{opening}\n{inner}{arguments}\n{indent}{closing}{tail}"
+    exploded = "".join(f"{inner}{argument},\n" for argument in _split_arguments(arguments))
+    return f"{indent}{head}{opening}\n{exploded}{indent}{closing}{tail}"
+
+
+def _split_arguments(arguments: str) -> list[str]:
+    """Split at the commas outside brackets: ``a: dict[str, int], b`` → two arguments."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for index, character in enumerate(arguments):
+        if character in "([{":
+            depth += 1
+        elif character in ")]}":
+            depth -= 1
+        elif character == "," and depth == 0:
+            parts.append(arguments[start:index].strip())
+            start = index + 1
+    parts.append(arguments[start:].strip())
+    return [part for part in parts if part]
+
+
 def render_tree(source: Path, context: dict[str, Any], rename: dict[str, str]) -> dict[Path, str]:
     """Render every file of a template folder in memory.
 
@@ -86,6 +136,7 @@ def render_tree(source: Path, context: dict[str, Any], rename: dict[str, str]) -
     environment = Environment(
         keep_trailing_newline=True, undefined=StrictUndefined, autoescape=False
     )
+    environment.globals["fit"] = fit_call
     rendered: dict[Path, str] = {}
     for path in sorted(source.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts:

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
-_REPORTED_BY_MIGRATE = frozenset({"tempest.E020", "tempest.E021", "tempest.E024", "tempest.W023"})
-"""Migration checks whose problem ``migrate`` itself reports (or fixes), in one line."""
+_REPORTED_BY_MIGRATE = frozenset(
+    {"tempest.E020", "tempest.E021", "tempest.E024", "tempest.W023", "tempest.W025"}
+)
+"""Checks whose problem ``migrate`` itself reports (or fixes) in one line: the state of
+the migrations, and a database that cannot be reached (tempest.W025)."""
 
 
 @click.command()
