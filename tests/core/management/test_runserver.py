@@ -14,9 +14,9 @@ import pytest
 from tempest.core.management.commands.runserver import (
     APPLICATION_VARIABLE,
     DEBUG_VARIABLE,
-    LoadFailedApplication,
     load_application,
 )
+from tempest.core.management.load_failed import LoadFailedApplication
 from tests.helpers import serve_project
 
 BROKEN_ROUTER = "\n\ndef broken(:\n"
