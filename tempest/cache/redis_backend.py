@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tempest.cache.backends import CacheUnavailableError
 from tempest.cache.entries import Entry, decode_entry, encode_entry
 from tempest.cache.keys import DEFAULT_PREFIX
+from tempest.utils.redis_pool import require_async_redis
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -61,11 +62,7 @@ class RedisCacheBackend:
         Raises:
             TypeError: ``redis`` is not a ``redis.asyncio`` client.
         """
-        if not callable(getattr(redis, "register_script", None)):
-            raise TypeError(
-                f"redis must be a redis.asyncio.Redis client, got {type(redis).__name__}; "
-                "or use RedisCacheBackend.from_url(url)"
-            )
+        require_async_redis(redis, parameter="redis", owner="RedisCacheBackend")
         self.redis = redis
         self.prefix = prefix
         self.retry_seconds = retry_seconds

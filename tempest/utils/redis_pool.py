@@ -16,13 +16,38 @@ from tempest.utils.outages import OutageLog
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["DEFAULT_TIMEOUT", "blocking_redis_client", "is_redis_outage", "redis_outage_log"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "blocking_redis_client",
+    "is_redis_outage",
+    "redis_outage_log",
+    "require_async_redis",
+]
 
 DEFAULT_TIMEOUT = 2.0
 """Seconds a store waits for a connection (a free one in the pool, or a new one) and for a
 reply before it treats Redis as unreachable: the bound of a request's wait in an outage."""
 
 _watched_class: type[Redis] | None = None
+
+
+def require_async_redis(client: object, *, parameter: str, owner: str) -> None:
+    """Refuse anything but a ``redis.asyncio`` client, naming the way that works.
+
+    Args:
+        client: What the caller passed.
+        parameter: The parameter's name, for the message (``client``, ``redis``).
+        owner: The class that takes it (``RedisRateLimitStore``), whose ``from_url`` the
+            message suggests.
+
+    Raises:
+        TypeError: ``client`` cannot run Lua scripts the ``redis.asyncio`` way.
+    """
+    if not callable(getattr(client, "register_script", None)):
+        raise TypeError(
+            f"{parameter} must be a redis.asyncio.Redis client, got {type(client).__name__}; "
+            f"or use {owner}.from_url(url)"
+        )
 
 
 def is_redis_outage(error: BaseException) -> bool:

@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tempest.exceptions.stores import IdempotencyStoreUnavailableError
-from tempest.utils.redis_pool import DEFAULT_TIMEOUT
+from tempest.utils.redis_pool import DEFAULT_TIMEOUT, require_async_redis
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -180,11 +180,7 @@ class RedisIdempotencyStore:
         Raises:
             TypeError: ``client`` is not a ``redis.asyncio`` client.
         """
-        if not callable(getattr(client, "register_script", None)):
-            raise TypeError(
-                f"client must be a redis.asyncio.Redis client, got {type(client).__name__}; "
-                "or use RedisIdempotencyStore.from_url(url)"
-            )
+        require_async_redis(client, parameter="client", owner="RedisIdempotencyStore")
         self.client = client
         self.prefix = prefix
         self._owns_client = False

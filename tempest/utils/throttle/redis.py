@@ -8,7 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from tempest.utils.redis_pool import DEFAULT_TIMEOUT, blocking_redis_client
+from tempest.utils.redis_pool import (
+    DEFAULT_TIMEOUT,
+    blocking_redis_client,
+    require_async_redis,
+)
 from tempest.utils.throttle.base import AttemptState, ThrottleState, ThrottleUnavailableError
 
 if TYPE_CHECKING:
@@ -94,11 +98,7 @@ class RedisThrottleBackend:
         Raises:
             TypeError: ``client`` is not a ``redis.asyncio`` client.
         """
-        if not callable(getattr(client, "register_script", None)):
-            raise TypeError(
-                f"client must be a redis.asyncio.Redis client, got {type(client).__name__}; "
-                "or use RedisThrottleBackend.from_url(url)"
-            )
+        require_async_redis(client, parameter="client", owner="RedisThrottleBackend")
         self.client = client
         self.prefix = prefix
         self._owns_client = False

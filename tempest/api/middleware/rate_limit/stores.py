@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
-from tempest.utils.redis_pool import redis_outage_log
+from tempest.utils.redis_pool import redis_outage_log, require_async_redis
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -185,11 +185,7 @@ class RedisRateLimitStore:
         Raises:
             TypeError: ``redis`` is not a ``redis.asyncio`` client.
         """
-        if not callable(getattr(redis, "register_script", None)):
-            raise TypeError(
-                f"redis must be a redis.asyncio.Redis client, got {type(redis).__name__}; "
-                "or use RedisRateLimitStore.from_url(url)"
-            )
+        require_async_redis(redis, parameter="redis", owner="RedisRateLimitStore")
         self.redis = redis
         self.fail_open = fail_open
         self.prefix = prefix
