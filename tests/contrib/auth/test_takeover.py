@@ -69,11 +69,12 @@ async def test_a_bearer_token_alone_cannot_enroll_mfa(env: AuthEnv) -> None:
 
 
 async def test_a_fresh_sign_in_counts_only_for_auth_reauth_seconds(build: Build) -> None:
-    env = await build(AUTH_REAUTH_SECONDS=1)
+    # auth_time is in whole seconds: a window of 3 s leaves room for a slow machine.
+    env = await build(AUTH_REAUTH_SECONDS=3)
     await env.active_user(EMAIL)
     fresh = bearer((await env.tokens(EMAIL))["access_token"])
     assert (await env.http.post(f"{AUTH}/mfa/enroll", headers=fresh)).status_code == 200
-    await asyncio.sleep(2.1)  # the access token is still valid; the sign-in is no longer fresh
+    await asyncio.sleep(4.1)  # the access token is still valid; the sign-in is no longer fresh
     assert (await env.http.get(f"{AUTH}/me", headers=fresh)).status_code == 200
     assert_reauth_required(await env.http.post(f"{AUTH}/mfa/enroll", headers=fresh))
 
