@@ -14,8 +14,8 @@ from tempest.api.middleware.hosts import allow_test_hosts
 from tempest.db import AsyncDatabaseManager
 from tests.helpers import manage, tempest
 
-# The browser fixtures (browser, page, artifacts_dir) and their hook.
-pytest_plugins = ["tests.browser"]
+# The browser fixtures (browser, page, artifacts_dir) and their hook; the S3 server (seaweedfs).
+pytest_plugins = ["tests.browser", "tests.seaweed"]
 
 # As Django's test runner adds 'testserver' to ALLOWED_HOSTS (tempest's pytest plugin does
 # the same for projects): the hosts of this suite's in-process httpx clients.

@@ -27,8 +27,15 @@ LAYERS: dict[str, int] = {
     "tempest.utils": 0,  # includes utils.metrics (psutil/NVML loaded lazily), context, enums
     "tempest.exceptions": 0,
     "tempest.conf": 0,
+    # Mail needs only conf and utils; the spec lists EmailUtils among its utils, so
+    # tempest.utils re-exports it lazily: foundation.
+    "tempest.mail": 0,
     # PEP 562 helper every package's __init__ uses; imports nothing of tempest.
     "tempest._lazy": 0,
+    # File storage (UploadStorage, LocalUploadStorage, the S3 client): needs only conf,
+    # exceptions and utils, and the spec's utils (UploadUtils, DownloadUtils,
+    # utils.storage_backends) build on it, as data (file columns) and the admin do.
+    "tempest.storage": 0,
     # -- 1 data: ARCHITECTURE's `schemas`, `db`.
     "tempest.schemas": 1,
     "tempest.db": 1,
@@ -36,13 +43,12 @@ LAYERS: dict[str, int] = {
     "tempest.api": 2,
     "tempest.services": 2,
     "tempest.controllers": 2,
-    # Mail is a battery a service calls; it needs only conf, and nothing below the web
-    # layer has a reason to send mail.
-    "tempest.mail": 2,
     # The cache: @cached services and @cached_route routes; started by core's asgi.
     "tempest.cache": 2,
     # Feature flags: evaluated by routes (a FastAPI dependency), started by core's asgi.
     "tempest.flags": 2,
+    # Web Push: the dispatcher a service calls; needs conf and schemas.
+    "tempest.webpush": 2,
     # -- 3 project: ARCHITECTURE's `apps`, `core`, plus what works on the assembled project.
     "tempest.apps": 3,
     "tempest.core": 3,

@@ -11,7 +11,12 @@ from tests.helpers import REPO
 
 MAX_LINES = 600
 
-ALLOWED: dict[str, str] = {}
+ALLOWED: dict[str, str] = {
+    "tempest/__init__.py": (
+        "the public export table: each name once for the lazy import and once in the "
+        "TYPE_CHECKING block, so that type checkers see it; no logic"
+    ),
+}
 """Module path (relative to the repository) -> why it may be longer."""
 
 MODULES = sorted((REPO / "tempest").rglob("*.py"))

@@ -179,6 +179,15 @@ def script(tmp_path: Path) -> ScriptDirectory:
     return ScriptDirectory(str(tmp_path))
 
 
+def test_root_engine_is_the_engine_execution_options_copies_share() -> None:
+    engine = create_engine("sqlite://")
+    copy = engine.execution_options(isolation_level="AUTOCOMMIT")
+    assert copy is not engine
+    assert db_internals.root_engine(copy.execution_options(logging_token="x")) is engine
+    assert db_internals.root_engine(engine) is engine
+    engine.dispose()
+
+
 def test_alembic_wrappers_name_alembic_when_the_objects_lack_the_names() -> None:
     version = alembic.__version__
     with pytest.raises(
@@ -401,6 +410,7 @@ def test_the_wrappers_docstrings_name_what_they_wrap_and_the_versions_checked() 
         db_internals.all_down_revisions,
         db_internals.upgrade_steps,
         db_internals.request_exit_stack,
+        db_internals.root_engine,
         api_internals.native_telemetry,
         api_internals.flatten_last_inclusion,
         api_internals.host_header_parser,
@@ -414,3 +424,35 @@ def test_the_wrappers_docstrings_name_what_they_wrap_and_the_versions_checked() 
         or not re.search(r"Checked\s+with\s+\w+\s+\d", wrapper.__doc__ or "")
     ]
     assert not undocumented, undocumented
+
+
+CAPPED = {
+    "fastapi": "fastapi",
+    "starlette": "starlette",
+    "sqlalchemy": "sqlalchemy",
+    "alembic": "alembic",
+}
+"""Distribution -> module of the libraries whose private names the wrappers above use."""
+
+
+@pytest.mark.parametrize("distribution", sorted(CAPPED))
+def test_libraries_with_private_uses_are_capped_below_their_next_minor(distribution: str) -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    requirements = {
+        (requirement := Requirement(line)).name.lower(): requirement
+        for line in project["project"]["dependencies"]
+    }
+    specifier = requirements[distribution].specifier
+    caps = [spec for spec in specifier if spec.operator == "<"]
+    assert len(caps) == 1, f"{distribution} needs an upper bound (<next minor): {specifier}"
+    installed = Version(__import__(CAPPED[distribution]).__version__)
+    next_minor = Version(f"{installed.major}.{installed.minor + 1}")
+    assert Version(caps[0].version) == next_minor, (
+        f"{distribution} {installed} is installed: cap it at <{next_minor} once the private "
+        "uses in tempest/db/internals.py and tempest/api/internals.py are checked with it"
+    )

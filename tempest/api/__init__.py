@@ -49,8 +49,24 @@ _LAZY: dict[str, str] = {
     "key_by_ip": "tempest.api.middleware.rate_limit",
     "key_by_jwt_claim": "tempest.api.middleware.rate_limit",
     "key_by_jwt_subject": "tempest.api.middleware.rate_limit",
+    "MemoryReplayStore": "tempest.api.webhooks",
+    "RSAWebhookSignatureVerifier": "tempest.api.webhooks",
+    "RedisReplayStore": "tempest.api.webhooks",
+    "ReplayStore": "tempest.api.webhooks",
+    "StandardWebhookSigner": "tempest.api.webhooks",
+    "StandardWebhookVerifier": "tempest.api.webhooks",
+    "StripeWebhookVerifier": "tempest.api.webhooks",
+    "WebhookSignatureError": "tempest.api.webhooks",
+    "WebhookSignatureVerifier": "tempest.api.webhooks",
+    "PrometheusMiddleware": "tempest.api.prometheus",
+    "make_prometheus_registry": "tempest.api.prometheus",
+    "make_prometheus_router": "tempest.api.prometheus",
     "get_client_ip": "tempest.utils.client_ip",
     "get_client_ip_from_scope": "tempest.utils.client_ip",
+    "LogSource": "tempest.api.logs_reader",
+    "make_logs_router": "tempest.api.logs",
+    "make_tool_spec_router": "tempest.api.tool_spec",
+    "openapi_tools": "tempest.api.tool_spec",
 }
 
 __all__ = [
@@ -87,6 +103,8 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         clear_cookie as clear_cookie,
         set_cookie as set_cookie,
     )
+    from tempest.api.logs import make_logs_router as make_logs_router
+    from tempest.api.logs_reader import LogSource as LogSource
     from tempest.api.middleware.csrf import (
         CSRFMiddleware as CSRFMiddleware,
         make_csrf_token_dependency as make_csrf_token_dependency,
@@ -112,9 +130,29 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         key_by_jwt_claim as key_by_jwt_claim,
         key_by_jwt_subject as key_by_jwt_subject,
     )
+    from tempest.api.prometheus import (
+        PrometheusMiddleware as PrometheusMiddleware,
+        make_prometheus_registry as make_prometheus_registry,
+        make_prometheus_router as make_prometheus_router,
+    )
     from tempest.api.staticfiles import (
         DEFAULT_STATIC_SECURITY_HEADERS as DEFAULT_STATIC_SECURITY_HEADERS,
         HardenedStaticFiles as HardenedStaticFiles,
+    )
+    from tempest.api.tool_spec import (
+        make_tool_spec_router as make_tool_spec_router,
+        openapi_tools as openapi_tools,
+    )
+    from tempest.api.webhooks import (
+        MemoryReplayStore as MemoryReplayStore,
+        RedisReplayStore as RedisReplayStore,
+        ReplayStore as ReplayStore,
+        RSAWebhookSignatureVerifier as RSAWebhookSignatureVerifier,
+        StandardWebhookSigner as StandardWebhookSigner,
+        StandardWebhookVerifier as StandardWebhookVerifier,
+        StripeWebhookVerifier as StripeWebhookVerifier,
+        WebhookSignatureError as WebhookSignatureError,
+        WebhookSignatureVerifier as WebhookSignatureVerifier,
     )
     from tempest.db.idempotency import DatabaseIdempotencyStore as DatabaseIdempotencyStore
     from tempest.utils.client_ip import (

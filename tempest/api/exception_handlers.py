@@ -20,14 +20,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tempest.api.allow import allowed_methods
+from tempest.api.error_locale import (
+    LocalizedErrorResponse,
+    install_error_messages,
+    localize_envelope,
+    localize_exception,
+)
 from tempest.api.middleware.body_limit import (
     InvalidTextError,
     RequestBodyTooLargeError,
     body_too_large_response,
     invalid_text_response,
 )
-from tempest.exceptions import AppException
-from tempest.utils.context import UNCAUGHT_500_FLAG, get_request_id
+from tempest.exceptions import AppException, MessageCatalog, default_message_catalog
+from tempest.utils.context import UNCAUGHT_500_FLAG, get_request_id, set_request_id
 
 __all__ = [
     "REDACTED",
@@ -219,6 +225,10 @@ def _status_code_name(status_code: int) -> str:
 async def app_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     """Answer an :class:`~tempest.exceptions.AppException` with its envelope.
 
+    The ``detail`` is in the request's language when the application's handlers were
+    registered with :func:`register_exception_handlers` (see
+    :class:`~tempest.exceptions.MessageCatalog`).
+
     Args:
         request: The request being served.
         exc: The raised ``AppException``; anything else is re-raised.
@@ -229,7 +239,9 @@ async def app_exception_handler(request: Request, exc: Exception) -> JSONRespons
     if not isinstance(exc, AppException):
         raise exc
     return JSONResponse(
-        jsonable_encoder(exc.to_dict()), status_code=exc.status_code, headers=exc.headers
+        jsonable_encoder(localize_exception(request.scope, exc)),
+        status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 
@@ -243,7 +255,9 @@ def make_validation_exception_handler(
     never for a secret field: a field typed ``SecretStr``/``SecretBytes`` in the route,
     or named like a secret (see :func:`is_secret_name`), shows :data:`REDACTED`, at
     any depth of a submitted object. Lone surrogates and ``NaN`` in the echoed values
-    are made JSON-safe, so the 422 itself can always be written.
+    are made JSON-safe, so the 422 itself can always be written. Each ``msg`` is
+    translated by its ``type`` (catalog key ``validation.<type>``, its ``ctx`` filling
+    the placeholders) into the request's language.
 
     Args:
         include_input: Echo the submitted values (``API_ERRORS_INCLUDE_INPUT``).
@@ -258,9 +272,9 @@ def make_validation_exception_handler(
         route = request.scope.get("route")
         secrets = _route_secret_names(route) if route is not None else frozenset()
         errors = [_public_error(dict(error), secrets, include_input) for error in exc.errors()]
+        content = _envelope("Validation error", "VALIDATION_ERROR", {"errors": errors})
         return JSONResponse(
-            _envelope("Validation error", "VALIDATION_ERROR", {"errors": errors}),
-            status_code=422,
+            localize_envelope(request.scope, content, "VALIDATION_ERROR"), status_code=422
         )
 
     handler.__name__ = handler.__qualname__ = "validation_exception_handler"
@@ -330,8 +344,17 @@ def database_unavailable_response(exc: BaseException) -> JSONResponse | None:
 
     if not is_database_unavailable(exc):
         return None
+    from tempest.db.outage import UNAVAILABLE_MESSAGE
+
     error = project_unavailable_exception(exc)
-    return JSONResponse(error.to_dict(), status_code=error.status_code, headers=error.headers)
+    return LocalizedErrorResponse(
+        error.to_dict(),
+        message_key="SERVICE_UNAVAILABLE:database"
+        if error.message == UNAVAILABLE_MESSAGE
+        else None,
+        status_code=error.status_code,
+        headers=error.headers,
+    )
 
 
 async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -367,9 +390,11 @@ async def body_too_large_handler(request: Request, exc: Exception) -> JSONRespon
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     """Answer a Starlette/FastAPI ``HTTPException`` (404, 405, ...) with the envelope.
 
-    The code is the status's ``http.HTTPStatus`` name (``METHOD_NOT_ALLOWED``); the
-    exception's headers are kept, and a 405's ``Allow`` lists every method that a route
-    of the path takes (Starlette names only the first matching route's).
+    The code is the status's ``http.HTTPStatus`` name (``METHOD_NOT_ALLOWED``); a
+    ``detail`` that is the status's phrase (what routing raises) is translated into the
+    request's language (catalog key ``http.<status>``); the exception's headers are
+    kept, and a 405's ``Allow`` lists every method that a route of the path takes
+    (Starlette names only the first matching route's).
 
     Args:
         request: The request being served.
@@ -388,7 +413,16 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     if exc.status_code in _BODYLESS_STATUSES:
         return Response(status_code=exc.status_code, headers=headers)
     content = _envelope(jsonable_encoder(exc.detail), _status_code_name(exc.status_code), {})
+    key = f"http.{exc.status_code}" if exc.detail == _status_phrase(exc.status_code) else None
+    content = localize_envelope(request.scope, content, key)
     return JSONResponse(content, status_code=exc.status_code, headers=headers)
+
+
+def _status_phrase(status_code: int) -> str | None:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return None
 
 
 def _make_server_error_handler(
@@ -402,6 +436,11 @@ def _make_server_error_handler(
         # This runs outside the middleware stack, after RequestIDMiddleware has reset
         # the context variable, so the ID comes from the request state it left behind.
         request_id = getattr(request.state, "request_id", None) or get_request_id()
+        if request_id:
+            # Back in the context for the lines logged after this one: the server logs
+            # the exception again once this response is sent (uvicorn's "Exception in
+            # ASGI application"), in this request's task.
+            set_request_id(request_id)
         logger.error(
             "Unhandled %s on %s %s",
             type(exc).__name__,
@@ -424,8 +463,9 @@ def _make_server_error_handler(
         # The middleware's response wrapper is gone too: echo the ID here.
         header = getattr(request.state, "request_id_header", None)
         headers = {header: request_id} if header and request_id else None
+        content = _envelope("Internal server error", "INTERNAL_SERVER_ERROR", details)
         return JSONResponse(
-            _envelope("Internal server error", "INTERNAL_SERVER_ERROR", details),
+            localize_envelope(request.scope, content, "INTERNAL_SERVER_ERROR"),
             status_code=500,
             headers=headers,
         )
@@ -434,7 +474,12 @@ def _make_server_error_handler(
 
 
 def register_exception_handlers(
-    app: Starlette, *, debug: bool = False, include_input: bool = True
+    app: Starlette,
+    *,
+    debug: bool = False,
+    include_input: bool = True,
+    catalog: MessageCatalog | None = None,
+    default_locale: str | None = None,
 ) -> None:
     """Install the envelope exception handlers on ``app``.
 
@@ -446,15 +491,30 @@ def register_exception_handlers(
     is a 422 ``VALIDATION_ERROR``, an oversized body a 413 ``CONTENT_TOO_LARGE``, a
     database that cannot be reached a 503 ``SERVICE_UNAVAILABLE`` with ``Retry-After``.
 
+    Every envelope's ``detail`` (and each validation error's ``msg``) is answered in
+    the language of the request's ``Accept-Language``, from ``catalog``; tempest ships
+    ``en-US`` and ``pt-BR``. The catalog's files are read here, at start-up.
+
     Args:
         app: The FastAPI (or Starlette) application.
         debug: Put the exception and its traceback in the 500 envelope's ``details``.
             Never enable in production.
         include_input: Echo submitted values in 422 errors (never those of secret
             fields); ``API_ERRORS_INCLUDE_INPUT``.
+        catalog: The error messages; :data:`~tempest.exceptions.default_message_catalog`
+            (tempest's and the installed apps' ``locale/`` files) when None.
+        default_locale: The language of a client whose languages the catalog does not
+            have (the catalog's default, ``en-US``, when None).
+
+    Raises:
+        ValueError: ``default_locale`` is not a locale tag.
+        ImproperlyConfigured: A catalog file is not valid.
     """
     from sqlalchemy.exc import SQLAlchemyError, StatementError
 
+    install_error_messages(
+        app, default_message_catalog if catalog is None else catalog, default_locale
+    )
     app.add_exception_handler(AppException, app_exception_handler)
     app.add_exception_handler(
         RequestValidationError, make_validation_exception_handler(include_input=include_input)

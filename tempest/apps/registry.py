@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from tempest.apps.config import AppConfig, find_app_config_class
+from tempest.exceptions.catalog import default_message_catalog
 from tempest.exceptions.framework import ImproperlyConfigured
 
 if TYPE_CHECKING:
@@ -23,9 +24,11 @@ class Apps:
     """Registry of the installed apps.
 
     :meth:`populate` reads top to bottom in phases: import each app and build its config,
-    import every app's ``models`` and ``checks``, then call each ``AppConfig.ready()``.
-    Other app modules (``routers``, ``admin``, ``tasks``, ...) are imported by the part of
-    tempest that uses them, through :meth:`AppConfig.import_module`.
+    import every app's ``models`` and ``checks``, add each app's ``locale/<locale>.json``
+    error messages to :data:`~tempest.exceptions.default_message_catalog`, then call each
+    ``AppConfig.ready()``. Other app modules (``routers``, ``admin``, ``tasks``, ...) are
+    imported by the part of tempest that uses them, through
+    :meth:`AppConfig.import_module`.
     """
 
     def __init__(self) -> None:
@@ -64,6 +67,9 @@ class Apps:
                     self._tables_declared[config.label] = _declared_table_names() - before
                 for config in self.app_configs.values():
                     config.import_module("checks")
+                for config in self.app_configs.values():
+                    # The app's error messages (locale/pt-BR.json...), read at start-up.
+                    default_message_catalog.load_directory(config.path / "locale")
                 for config in self.app_configs.values():
                     config.ready()
                 self._populated_with = names

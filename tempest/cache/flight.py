@@ -39,6 +39,9 @@ __all__ = ["Flight", "Loader"]
 Loader = Callable[[], Awaitable[tuple[Any, bytes]]]
 """Runs the cached code: returns the value and its serialized payload."""
 
+lookup_observer: Callable[[str], None] | None = None
+"""Told ``"hit"``, ``"stale"`` or ``"miss"`` at each lookup (set by Prometheus metrics)."""
+
 
 class Flight:
     """Loads the entries of one cached function or route through a backend."""
@@ -93,8 +96,14 @@ class Flight:
             return await self._bypass(load)
         if entry is not None and entry.versions == versions:
             if entry.is_fresh() or key in self._refreshing:
+                if lookup_observer is not None:
+                    lookup_observer("hit")
                 return entry
+            if lookup_observer is not None:
+                lookup_observer("stale")
             return await self._refresh(backend, key, counters, load, entry)
+        if lookup_observer is not None:
+            lookup_observer("miss")
         pending = self._inflight.get(key)
         if pending is not None:
             try:

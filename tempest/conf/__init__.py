@@ -18,15 +18,20 @@ _LAZY: dict[str, str] = {
     "AuthSettings": "tempest.conf.mixins",
     "BaseAppSettings": "tempest.conf.mixins",
     "CacheSettings": "tempest.conf.cache",
+    "MetricsSettings": "tempest.conf.metrics",
+    "TracingSettings": "tempest.conf.tracing",
     "CORSSettings": "tempest.conf.mixins",
     "CSRFSettings": "tempest.conf.mixins",
     "DatabaseSettings": "tempest.conf.mixins",
     "EmailSettings": "tempest.conf.mixins",
     "FeatureFlagSettings": "tempest.conf.flags",
+    "HTTPClientSettings": "tempest.conf.http_client",
     "IdempotencySettings": "tempest.conf.mixins",
     "JWTSettings": "tempest.conf.mixins",
+    "LocaleSettings": "tempest.conf.locale",
     "LogSettings": "tempest.conf.mixins",
     "MinIOSettings": "tempest.conf.mixins",
+    "OAuthSettings": "tempest.conf.oauth",
     "RabbitMQSettings": "tempest.conf.mixins",
     "RateLimitSettings": "tempest.conf.rate_limit",
     "RedisSettings": "tempest.conf.mixins",
@@ -35,6 +40,7 @@ _LAZY: dict[str, str] = {
     "TaskIQSettings": "tempest.conf.mixins",
     "TokenSettings": "tempest.conf.mixins",
     "UploadSettings": "tempest.conf.mixins",
+    "WebhookSettings": "tempest.conf.webhooks",
     "WebPushSettings": "tempest.conf.mixins",
     "DEFAULT_MIDDLEWARE": "tempest.conf.base",
     "Settings": "tempest.conf.base",
@@ -60,12 +66,15 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
     from tempest.conf.base import DEFAULT_MIDDLEWARE as DEFAULT_MIDDLEWARE, Settings as Settings
     from tempest.conf.cache import CacheSettings as CacheSettings
     from tempest.conf.flags import FeatureFlagSettings as FeatureFlagSettings
+    from tempest.conf.http_client import HTTPClientSettings as HTTPClientSettings
     from tempest.conf.lazy import (
         LazySettings as LazySettings,
         load_settings_module as load_settings_module,
         override_settings as override_settings,
         settings as settings,
     )
+    from tempest.conf.locale import LocaleSettings as LocaleSettings
+    from tempest.conf.metrics import MetricsSettings as MetricsSettings
     from tempest.conf.mixins import (
         AdminSettings as AdminSettings,
         AuthSettings as AuthSettings,
@@ -86,8 +95,11 @@ if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and
         UploadSettings as UploadSettings,
         WebPushSettings as WebPushSettings,
     )
+    from tempest.conf.oauth import OAuthSettings as OAuthSettings
     from tempest.conf.rate_limit import RateLimitSettings as RateLimitSettings
     from tempest.conf.shared_state import shared_state_url as shared_state_url
     from tempest.conf.site import site_url as site_url
     from tempest.conf.sse import SSESettings as SSESettings
+    from tempest.conf.tracing import TracingSettings as TracingSettings
+    from tempest.conf.webhooks import WebhookSettings as WebhookSettings
     from tempest.exceptions.framework import ImproperlyConfigured as ImproperlyConfigured

@@ -6,6 +6,9 @@ from pydantic import Field
 
 from tempest.conf.cache import CacheSettings
 from tempest.conf.flags import FeatureFlagSettings
+from tempest.conf.http_client import HTTPClientSettings
+from tempest.conf.locale import LocaleSettings
+from tempest.conf.metrics import MetricsSettings
 from tempest.conf.mixins import (
     AdminSettings,
     AuthSettings,
@@ -23,9 +26,14 @@ from tempest.conf.mixins import (
     StaticFilesSettings,
     TaskIQSettings,
     TokenSettings,
+    WebPushSettings,
 )
+from tempest.conf.oauth import OAuthSettings
 from tempest.conf.rate_limit import RateLimitSettings
+from tempest.conf.rotation import SecretRotationSettings
 from tempest.conf.sse import SSESettings
+from tempest.conf.tracing import TracingSettings
+from tempest.conf.webhooks import WebhookSettings
 
 DEFAULT_MIDDLEWARE: tuple[str, ...] = (
     "tempest.api.middleware.RequestIDMiddleware",
@@ -39,7 +47,9 @@ class Settings(
     DatabaseSettings,
     CORSSettings,
     JWTSettings,
+    SecretRotationSettings,
     AuthSettings,
+    OAuthSettings,
     EmailSettings,
     TokenSettings,
     AdminSettings,
@@ -47,8 +57,14 @@ class Settings(
     IdempotencySettings,
     RateLimitSettings,
     CacheSettings,
+    MetricsSettings,
+    TracingSettings,
     FeatureFlagSettings,
+    HTTPClientSettings,
+    LocaleSettings,
     SSESettings,
+    WebhookSettings,
+    WebPushSettings,
     GracefulShutdownSettings,
     StaticFilesSettings,
     TaskIQSettings,

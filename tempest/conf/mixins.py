@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Self
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tempest.conf.masking import (
@@ -326,6 +326,15 @@ class UploadSettings(BaseAppSettings):
     UPLOAD_MAX_SIZE_BYTES: int = Field(default=10 * 1024 * 1024, ge=1)
     UPLOAD_ALLOWED_EXTENSIONS: list[str] = Field(default_factory=list)
     UPLOAD_ALLOWED_MIMETYPES: list[str] = Field(default_factory=list)
+    UPLOAD_URL: str = ""  # public URL prefix of the stored files (StoredFile.url)
+    UPLOAD_STORAGE: str = "auto"  # where file columns store files: auto, local or s3
+
+    @field_validator("UPLOAD_STORAGE")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if value.strip().lower() not in ("auto", "local", "s3"):
+            raise ValueError(f"{value!r} is not a storage: use auto, local or s3")
+        return value.strip().lower()
 
 
 class TokenSettings(BaseAppSettings):
@@ -335,12 +344,13 @@ class TokenSettings(BaseAppSettings):
 
 
 class WebPushSettings(BaseAppSettings):
-    """VAPID keys for Web Push."""
+    """VAPID keys for Web Push (``python manage.py webpush keys`` prints a pair)."""
 
     VAPID_PUBLIC_KEY: str = ""
     VAPID_PRIVATE_KEY: str = ""
     VAPID_SUBJECT: str = "mailto:admin@example.com"
-    WEBPUSH_DEFAULT_TTL_SECONDS: int = Field(default=86_400, ge=0)
+    # Never 0: a push service drops a TTL-0 message unless the device is online right now.
+    WEBPUSH_DEFAULT_TTL_SECONDS: int = Field(default=86_400, ge=1)
 
 
 class MinIOSettings(BaseAppSettings):
@@ -349,9 +359,18 @@ class MinIOSettings(BaseAppSettings):
     MINIO_ENDPOINT: str = "127.0.0.1:9000"
     MINIO_ACCESS_KEY: str = ""
     MINIO_SECRET_KEY: str = ""
-    MINIO_BUCKET: str = ""
+    MINIO_BUCKET: str = Field(
+        default="",
+        # The spec's name too; MINIO_BUCKET wins when both are set.
+        validation_alias=AliasChoices("MINIO_BUCKET", "MINIO_DEFAULT_BUCKET"),
+    )
     MINIO_SECURE: bool = False
     MINIO_REGION: str | None = None
+
+    @property
+    def MINIO_DEFAULT_BUCKET(self) -> str:
+        """The spec's name of :attr:`MINIO_BUCKET` (the same value)."""
+        return self.MINIO_BUCKET
 
 
 class AuthSettings(BaseAppSettings):

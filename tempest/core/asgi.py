@@ -80,6 +80,14 @@ def get_asgi_application() -> FastAPI:
             sse = sys.modules.get("tempest.sse.project")
             if sse is not None:
                 await sse.close_event_hub()
+            # The project's outgoing HTTP client, if anything used it (get_http_client).
+            http_client = sys.modules.get("tempest.utils.http_client.project")
+            if http_client is not None:
+                await http_client.close_http_client()
+            # The file storage's S3 connections, if anything used it (get_default_storage).
+            storage = sys.modules.get("tempest.storage.default")
+            if storage is not None:
+                await storage.close_default_storage()
             await database.disconnect()
 
     app = FastAPI(
@@ -88,9 +96,17 @@ def get_asgi_application() -> FastAPI:
         description=settings.DESCRIPTION,
         lifespan=lifespan,
     )
+    if settings.TRACING_ENABLED:
+        # FastAPI's request spans on tempest's provider, SQL, tasks, HTTP (core.tracing).
+        from tempest.core.tracing import setup_tracing
+
+        setup_tracing(app)
     telemetry = _IdleTelemetry(app)
     register_exception_handlers(
-        app, debug=settings.DEBUG, include_input=settings.API_ERRORS_INCLUDE_INPUT
+        app,
+        debug=settings.DEBUG,
+        include_input=settings.API_ERRORS_INCLUDE_INPUT,
+        default_locale=settings.LANGUAGE_CODE,
     )
     document_error_envelope(app)
     # Innermost of the stack (added first), so its 413/422 carry the request ID and CORS.
@@ -105,6 +121,11 @@ def get_asgi_application() -> FastAPI:
     checks = {name: check for name, (_start, _stop, check) in brokers.items() if check}
     app.include_router(make_health_router(db=database, checks=checks, version=settings.VERSION))
     _flatten_last_inclusion(app)
+    if settings.METRICS_ENABLED:
+        # The scrape route, and the middleware outermost (added last); nothing when off.
+        from tempest.api.prometheus.project import install_metrics
+
+        install_metrics(app, settings)
     # /docs and /redoc with their assets from the package; the assets' route goes last.
     serve_docs_offline(app)
     return app

@@ -2,6 +2,9 @@
 
 from typing import TYPE_CHECKING, Any
 
+from tempest.db.audit import AuditAction, BaseAuditLogModel
+from tempest.db.audit_snapshots import diff_snapshots, snapshot_model
+from tempest.db.files import FileField, ImageField, StoredFile, save_upload
 from tempest.db.idempotency import BaseIdempotencyKeyModel, DatabaseIdempotencyStore
 from tempest.db.manager import AsyncDatabaseManager
 from tempest.db.migration_hooks import BASE_COLUMN_ORDER, compose_hooks, reorder_base_columns_first
@@ -30,19 +33,24 @@ __all__ = [
     "NAMING_CONVENTION",
     "AlembicHelper",
     "AsyncDatabaseManager",
+    "AuditAction",
     "AuditMixin",
+    "BaseAuditLogModel",
     "BaseIdempotencyKeyModel",
     "BaseModel",
     "BaseOutboxModel",
     "BaseRepository",
     "DatabaseIdempotencyStore",
     "DestructiveMigrationError",
+    "FileField",
+    "ImageField",
     "MigrationError",
     "Ordering",
     "OutboxRelay",
     "OutboxStatus",
     "SlowQueryLogger",
     "SoftDeleteMixin",
+    "StoredFile",
     "TenantScopedRepository",
     "atomic",
     "check_cursor_column",
@@ -50,6 +58,7 @@ __all__ = [
     "compose_hooks",
     "cursor_payload",
     "database",
+    "diff_snapshots",
     "escape_like",
     "estimated_rows",
     "get_database",
@@ -58,6 +67,8 @@ __all__ = [
     "reorder_base_columns_first",
     "reset_database",
     "resume_after",
+    "save_upload",
+    "snapshot_model",
     "transactional",
 ]
 

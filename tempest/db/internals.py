@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from contextlib import AsyncExitStack
 
     from alembic.script import Script, ScriptDirectory
+    from sqlalchemy.engine import Engine
     from sqlalchemy.orm.identity import IdentityMap
     from sqlalchemy.orm.state import InstanceState
 
@@ -33,6 +34,7 @@ __all__ = [
     "private_api_changed",
     "register_loaded_state",
     "request_exit_stack",
+    "root_engine",
     "upgrade_steps",
 ]
 
@@ -62,6 +64,32 @@ def register_loaded_state(
         raise private_api_changed("SQLAlchemy", "sqlalchemy", f"{owner}.{error.name}") from None
     add(state, key)
     commit(values, identity_map)
+
+
+def root_engine(engine: Engine) -> Engine:
+    """The engine that ``engine.execution_options(...)`` copies were made from.
+
+    Wraps ``OptionEngine._proxied``, the engine an ``execution_options()`` copy shares its
+    pool and its event listeners with (including listeners added later). Instrumenting
+    that root once covers every copy. Checked with SQLAlchemy 2.1.9.
+
+    Args:
+        engine: An engine, or a copy made by ``execution_options()`` (of a copy...).
+
+    Returns:
+        The engine itself when it is not such a copy.
+
+    Raises:
+        PrivateAPIChanged: The installed SQLAlchemy's OptionEngine no longer has it.
+    """
+    from sqlalchemy.engine.base import OptionEngine
+
+    while isinstance(engine, OptionEngine):
+        try:
+            engine = engine._proxied
+        except AttributeError:
+            raise private_api_changed("SQLAlchemy", "sqlalchemy", "OptionEngine._proxied") from None
+    return engine
 
 
 # -- Alembic ------------------------------------------------------------------------------

@@ -5,6 +5,12 @@ Every :class:`AppException` is answered by the API with the error envelope
 """
 
 from tempest.exceptions.base import AppException
+from tempest.exceptions.catalog import (
+    DEFAULT_LOCALE,
+    MessageCatalog,
+    default_message_catalog,
+    parse_accept_language,
+)
 from tempest.exceptions.common import (
     ConflictException,
     ExpiredTokenException,
@@ -21,6 +27,7 @@ from tempest.exceptions.common import (
 from tempest.exceptions.framework import ImproperlyConfigured
 
 __all__ = [
+    "DEFAULT_LOCALE",
     "AppException",
     "ConflictException",
     "ExpiredTokenException",
@@ -29,9 +36,12 @@ __all__ = [
     "ImproperlyConfigured",
     "InvalidFileTypeException",
     "InvalidTokenException",
+    "MessageCatalog",
     "NotFoundException",
     "ServiceUnavailableException",
     "TooManyRequestsException",
     "UnauthorizedException",
     "ValidationException",
+    "default_message_catalog",
+    "parse_accept_language",
 ]

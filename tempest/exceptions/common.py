@@ -108,6 +108,8 @@ class TooManyRequestsException(AppException):
         details: Mapping[str, Any] | None = None,
         status_code: int | None = None,
         headers: Mapping[str, str] | None = None,
+        message_key: str | None = None,
+        message_params: Mapping[str, Any] | None = None,
     ) -> None:
         """Build the exception.
 
@@ -118,12 +120,20 @@ class TooManyRequestsException(AppException):
             details: Structured context added to the envelope's ``details``.
             status_code: Overrides the class-level ``status_code``.
             headers: Extra headers sent with the error response.
+            message_key: The catalog key of the message.
+            message_params: Values of the message's ``{placeholders}``.
         """
         merged_headers = dict(headers) if headers else {}
         if retry_after is not None:
             merged_headers["Retry-After"] = str(retry_after)
         super().__init__(
-            message, code=code, details=details, status_code=status_code, headers=merged_headers
+            message,
+            code=code,
+            details=details,
+            status_code=status_code,
+            headers=merged_headers,
+            message_key=message_key,
+            message_params=message_params,
         )
         self.retry_after = retry_after
 
@@ -150,6 +160,8 @@ class ServiceUnavailableException(AppException):
         details: Mapping[str, Any] | None = None,
         status_code: int | None = None,
         headers: Mapping[str, str] | None = None,
+        message_key: str | None = None,
+        message_params: Mapping[str, Any] | None = None,
     ) -> None:
         """Build the exception.
 
@@ -162,6 +174,8 @@ class ServiceUnavailableException(AppException):
             details: Structured context added to the envelope's ``details``.
             status_code: Overrides the class-level ``status_code``.
             headers: Extra headers sent with the error response.
+            message_key: The catalog key of the message.
+            message_params: Values of the message's ``{placeholders}``.
         """
         seconds = self.retry_after_default if retry_after is None else max(0, int(retry_after))
         merged_headers = dict(headers) if headers else {}
@@ -175,6 +189,8 @@ class ServiceUnavailableException(AppException):
             details=merged_details,
             status_code=status_code,
             headers=merged_headers,
+            message_key=message_key,
+            message_params=message_params,
         )
         self.retry_after = seconds
         self.service = service

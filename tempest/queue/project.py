@@ -101,10 +101,15 @@ def build_broker(*, subscribers: bool = False) -> RabbitBroker:
     from faststream.rabbit import Channel, RabbitBroker
 
     from tempest.conf import settings
+    from tempest.queue.tracing import broker_middlewares
 
     broker = RabbitBroker(
         settings.RABBITMQ_URL,
         timeout=CONNECT_TIMEOUT,
+        middlewares=broker_middlewares(),  # FastStream's tracing when TRACING_ENABLED
+        # A plain logger propagating to the root's handlers (JSON with LOG_JSON), instead
+        # of FastStream's own stdout handler.
+        logger=logging.getLogger("faststream.access.rabbit"),
         # A message no queue takes (nobody declared it yet) raises instead of vanishing:
         # an outbox relay must not mark such an event dispatched.
         default_channel=Channel(
@@ -243,9 +248,13 @@ async def connect_or_explain(manager: AsyncBrokerManager) -> None:
     Raises:
         ConnectionError: RabbitMQ cannot be reached; the message names ``RABBITMQ_URL``.
     """
-    quiet = logging.getLogger("aiormq.connection")  # it logs the failure we explain
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
+    # They log the failure explained here (aio_pika adds "Reconnecting after 5 seconds").
+    quiet = [
+        logging.getLogger(name) for name in ("aiormq.connection", "aio_pika.robust_connection")
+    ]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)
     try:
         await manager.connect()
     except (OSError, TimeoutError, ConnectionError) as error:
@@ -255,7 +264,8 @@ async def connect_or_explain(manager: AsyncBrokerManager) -> None:
             raise _unreachable(error) from error
         raise
     finally:
-        quiet.setLevel(level)
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _unreachable(error: BaseException) -> ConnectionError:

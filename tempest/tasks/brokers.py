@@ -83,8 +83,22 @@ def make_broker(
     if result_backend_url is not None and scheme != "memory":
         broker = broker.with_result_backend(_result_backend(result_backend_url))
     taskiq = require("taskiq")
-    broker.add_middlewares(taskiq.SimpleRetryMiddleware(default_retry_count=1))
+    broker.add_middlewares(
+        taskiq.SimpleRetryMiddleware(default_retry_count=1), _task_actor_middleware(taskiq)
+    )
     return broker
+
+
+def _task_actor_middleware(taskiq: Any) -> Any:
+    """A middleware naming the running task as the actor of the audit trail."""
+    from tempest.utils.context import set_actor
+
+    class TaskActorMiddleware(taskiq.TaskiqMiddleware):  # type: ignore[misc]
+        def pre_execute(self, message: Any) -> Any:
+            set_actor("task", message.task_name)  # each message runs in its own context
+            return message
+
+    return TaskActorMiddleware()
 
 
 def _aio_pika_broker(url: str, queue_name: str | None) -> AsyncBroker:

@@ -45,6 +45,18 @@ def build_broker(queue_name: str | None = None) -> AsyncBroker:
     """
     url, backend, queue = task_settings()
     broker = make_broker(url, result_backend_url=backend, queue_name=queue_name or queue)
+    from tempest.conf import settings
+
+    if getattr(settings, "METRICS_ENABLED", False):
+        # Tasks kicked, done and failed by name (Prometheus); nothing when metrics are off.
+        from tempest.api.prometheus.project import task_metrics_middleware
+
+        broker.add_middlewares(task_metrics_middleware(settings))
+    if getattr(settings, "TRACING_ENABLED", False):
+        # The trace context travels in the task's labels (tempest.tasks.tracing).
+        from tempest.tasks.tracing import task_tracing_middleware
+
+        broker.add_middlewares(task_tracing_middleware())
     if _in_place and broker_scheme(url) == "memory":
         broker.await_inplace = True  # type: ignore[attr-defined]  # InMemoryBroker's option
         broker.add_middlewares(_error_recorder())

@@ -65,14 +65,44 @@ class AsyncTaskScheduler:
         return self.schedule([entry], task_name=task_name, **labels)
 
     def interval(
-        self, every: int | float | timedelta, *, task_name: str | None = None, **labels: Any
+        self,
+        every: float | timedelta | None = None,
+        *,
+        seconds: float | None = None,
+        minutes: float | None = None,
+        hours: float | None = None,
+        days: float | None = None,
+        seconds_or_timedelta: float | timedelta | None = None,
+        task_name: str | None = None,
+        **labels: Any,
     ) -> Decorator:
-        """Declare a task kicked every ``every`` (seconds or a timedelta, at least 1 s)."""
-        value = every if isinstance(every, timedelta) else timedelta(seconds=every)
-        if value.total_seconds() < 1:
-            raise ValueError("An interval must be at least 1 second.")
-        seconds = value.total_seconds()
-        interval: int | timedelta = int(seconds) if seconds.is_integer() else value
+        """Declare a task kicked at a fixed interval of at least one second.
+
+        Give the interval once: ``interval(30)``, ``interval(timedelta(minutes=15))``, or as
+        units that add up like ``timedelta``'s: ``interval(seconds=30)``,
+        ``interval(hours=1, minutes=30)``.
+
+        Args:
+            every: Seconds, or a ``timedelta``.
+            seconds: Seconds (with the other units, added up).
+            minutes: Minutes.
+            hours: Hours.
+            days: Days.
+            seconds_or_timedelta: Another name for ``every``.
+            task_name: The task's name; ``module:function`` by default.
+            **labels: TaskIQ labels of the task.
+
+        Raises:
+            TypeError: No interval, more than one way of giving it, or not a number.
+            ValueError: Less than one second.
+        """
+        value = _interval(
+            every if seconds_or_timedelta is None or every is not None else seconds_or_timedelta,
+            both=every is not None and seconds_or_timedelta is not None,
+            units={"seconds": seconds, "minutes": minutes, "hours": hours, "days": days},
+        )
+        total = value.total_seconds()
+        interval: int | timedelta = int(total) if total.is_integer() else value
         return self.schedule([{"interval": interval}], task_name=task_name, **labels)
 
     def schedule(
@@ -151,3 +181,32 @@ class AsyncTaskScheduler:
         if not self._connected:
             return False
         return self._loop_task is None or not self._loop_task.done()
+
+
+def _interval(
+    every: float | timedelta | None, *, both: bool, units: dict[str, float | None]
+) -> timedelta:
+    """The one interval given to :meth:`AsyncTaskScheduler.interval`, checked."""
+    given = {name: amount for name, amount in units.items() if amount is not None}
+    if both or (every is not None and given):
+        raise TypeError(
+            "interval() takes either a number of seconds / a timedelta or unit keywords "
+            "(seconds=, minutes=, hours=, days=), not both"
+        )
+    if every is None and not given:
+        raise TypeError(
+            "interval() needs the interval: interval(seconds=30), interval(30) or "
+            "interval(timedelta(minutes=15))"
+        )
+    for amount in [every, *given.values()] if every is not None else given.values():
+        if isinstance(amount, bool) or not isinstance(amount, int | float | timedelta):
+            raise TypeError(f"an interval is seconds or a timedelta, got {type(amount).__name__}")
+    if isinstance(every, timedelta):
+        value = every
+    elif every is not None:
+        value = timedelta(seconds=every)
+    else:
+        value = timedelta(**given)
+    if value.total_seconds() < 1:
+        raise ValueError(f"An interval must be at least 1 second, got {value.total_seconds()} s.")
+    return value

@@ -33,6 +33,12 @@ def worker_broker() -> AsyncBroker:
 
     taskiq = require("taskiq")
     tempest.setup()
+    from tempest.core.tracing import setup_tracing_from_settings
+
+    setup_tracing_from_settings()  # TRACING_ENABLED: this process exports its spans
+    from tempest.core.logging import configure_logging_from_settings
+
+    configure_logging_from_settings()  # LOG_JSON / LOG_DIR in this worker process too
     broker = build_broker(queue_name=os.environ.get(QUEUE_ENVIRONMENT_VARIABLE) or None)
     # TaskIQ's retries, plus: a task its database outage failed runs again after it.
     broker.middlewares = [
@@ -76,3 +82,6 @@ async def _disconnect(_state: TaskiqState) -> None:
     await stop_cache()
     await stop_queue()
     await get_database().disconnect()
+    from tempest.core.tracing import flush_tracing
+
+    flush_tracing()  # the spans of the last tasks, before the process exits

@@ -103,12 +103,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run ``async def`` tests on anyio's asyncio runner without a marker."""
-    for item in items:
-        function = getattr(item, "function", None)
-        if asyncio.iscoroutinefunction(function) and item.get_closest_marker("anyio") is None:
-            item.add_marker(pytest.mark.anyio)
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Run ``async def`` tests on anyio's asyncio runner without a marker.
+
+    The marker goes on the function before pytest parametrizes it, so that anyio's
+    ``anyio_backend`` joins the test's own ``parametrize`` ids instead of replacing them.
+    """
+    is_test = isinstance(collector, pytest.Module | pytest.Class) and collector.istestfunction(
+        obj, name
+    )
+    if is_test and asyncio.iscoroutinefunction(obj):
+        pytest.mark.usefixtures("anyio_backend")(pytest.mark.anyio(obj))
 
 
 _ASYNC_FIXTURES = frozenset({"authenticated_client", "client", "db_session", "user"})

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -53,6 +53,11 @@ class JWTUtils:
         issuer: Value of the ``iss`` claim, required on decode; ``None`` to leave it out.
         audience: Value of the ``aud`` claim, required on decode; ``None`` to leave it out.
         leeway: Clock skew tolerated when checking ``exp``, ``nbf`` and ``iat``.
+
+    Key rotation: ``fallback_secrets`` lists previous HMAC secrets, each with the time
+    until which tokens signed with it still verify. They never sign; a token whose
+    signature does not match ``secret`` is tried against each of them whose time has not
+    passed (``secrets rotate`` keeps the old ``JWT_SECRET`` there for a grace period).
     """
 
     def __init__(
@@ -65,6 +70,7 @@ class JWTUtils:
         audience: str | None = None,
         public_key: str | None = None,
         leeway: timedelta = timedelta(0),
+        fallback_secrets: Iterable[tuple[str, datetime]] = (),
     ) -> None:
         """Check the algorithm and keys, and prepare them once.
 
@@ -76,6 +82,8 @@ class JWTUtils:
             audience: ``aud`` claim to set and to require.
             public_key: PEM public key for an asymmetric algorithm.
             leeway: Clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
+            fallback_secrets: ``(secret, until)`` pairs of previous HMAC secrets that
+                still verify tokens until ``until`` (a timezone-aware time).
 
         Raises:
             ValueError: The algorithm is ``none`` or unknown, an HMAC secret is too short,
@@ -110,7 +118,17 @@ class JWTUtils:
                 )
             key = _hmac_key(secret, algorithm, algorithm_object)
             self._signing_key = self._verifying_key = key
+            self._fallbacks = [
+                (_hmac_key(old, algorithm, algorithm_object), until.timestamp())
+                for old, until in fallback_secrets
+            ]
         else:
+            if list(fallback_secrets):
+                raise ValueError(
+                    f"fallback_secrets are previous HMAC secrets; {algorithm} verifies with "
+                    "public_key: rotate key pairs by verifying with the new public key"
+                )
+            self._fallbacks = []
             self._signing_key, self._verifying_key = _key_pair(
                 secret, public_key, algorithm, algorithm_object
             )
@@ -197,19 +215,26 @@ class JWTUtils:
         """
         if not isinstance(token, str) or not token:
             raise InvalidTokenException()
-        try:
-            claims: dict[str, Any] = self._jwt.decode(
-                token,
-                self._verifying_key,
-                algorithms=[self.algorithm],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise ExpiredTokenException() from exc
-        except jwt.PyJWTError as exc:
-            raise InvalidTokenException() from exc
+        now = time.time()
+        keys = [self._verifying_key, *(key for key, until in self._fallbacks if now < until)]
+        for index, key in enumerate(keys):
+            try:
+                claims: dict[str, Any] = self._jwt.decode(
+                    token,
+                    key,
+                    algorithms=[self.algorithm],
+                    audience=self.audience,
+                    issuer=self.issuer,
+                    leeway=self.leeway,
+                )
+                break
+            except jwt.InvalidSignatureError as exc:
+                if index == len(keys) - 1:  # no key left to try
+                    raise InvalidTokenException() from exc
+            except jwt.ExpiredSignatureError as exc:
+                raise ExpiredTokenException() from exc
+            except jwt.PyJWTError as exc:
+                raise InvalidTokenException() from exc
         if token_type is not None and claims.get("type") != token_type:
             raise InvalidTokenException()
         return claims

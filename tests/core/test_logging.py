@@ -2,6 +2,7 @@ import json
 import logging
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,13 @@ LOGGER = "tempest.tests.logging"
 
 
 pytestmark = pytest.mark.usefixtures("restore_root_logging")
+
+
+@pytest.fixture(autouse=True)
+def _no_captured_warnings() -> Iterator[None]:
+    """configure_logging(json_output=True) routes warnings to logging: undo it."""
+    yield
+    logging.captureWarnings(False)
 
 
 def make_record(**extra: object) -> logging.LogRecord:

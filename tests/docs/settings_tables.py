@@ -18,8 +18,15 @@ from tempest.conf import mixins
 from tempest.conf.base import Settings
 from tempest.conf.cache import CacheSettings
 from tempest.conf.flags import FeatureFlagSettings
+from tempest.conf.http_client import HTTPClientSettings
+from tempest.conf.locale import LocaleSettings
+from tempest.conf.metrics import MetricsSettings
+from tempest.conf.oauth import OAuthSettings
 from tempest.conf.rate_limit import RateLimitSettings
+from tempest.conf.rotation import SecretRotationSettings
 from tempest.conf.sse import SSESettings
+from tempest.conf.tracing import TracingSettings
+from tempest.conf.webhooks import WebhookSettings
 
 SECTIONS: list[tuple[str, type[Any]]] = [
     ("Settings", Settings),
@@ -31,12 +38,14 @@ SECTIONS: list[tuple[str, type[Any]]] = [
     ("RabbitMQSettings", mixins.RabbitMQSettings),
     ("TaskIQSettings", mixins.TaskIQSettings),
     ("JWTSettings", mixins.JWTSettings),
+    ("SecretRotationSettings", SecretRotationSettings),
     ("EmailSettings", mixins.EmailSettings),
     ("UploadSettings", mixins.UploadSettings),
     ("TokenSettings", mixins.TokenSettings),
     ("WebPushSettings", mixins.WebPushSettings),
     ("MinIOSettings", mixins.MinIOSettings),
     ("AuthSettings", mixins.AuthSettings),
+    ("OAuthSettings", OAuthSettings),
     ("GracefulShutdownSettings", mixins.GracefulShutdownSettings),
     ("StaticFilesSettings", mixins.StaticFilesSettings),
     ("CSRFSettings", mixins.CSRFSettings),
@@ -44,7 +53,12 @@ SECTIONS: list[tuple[str, type[Any]]] = [
     ("RateLimitSettings", RateLimitSettings),
     ("FeatureFlagSettings", FeatureFlagSettings),
     ("CacheSettings", CacheSettings),
+    ("MetricsSettings", MetricsSettings),
+    ("HTTPClientSettings", HTTPClientSettings),
+    ("LocaleSettings", LocaleSettings),
     ("SSESettings", SSESettings),
+    ("WebhookSettings", WebhookSettings),
+    ("TracingSettings", TracingSettings),
 ]
 HEADER = "| Name (setting and env var) | Type | Default | Description |"
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.docs.markdown import DOCS, blocks, pages, sessions
 from tests.docs.transcripts import Transcript
+from tests.seaweed import SeaweedFS
 
 pytestmark = pytest.mark.e2e
 
@@ -36,13 +37,18 @@ EXECUTED = {
     "topics/backup.md",
     "topics/users.md",
     "topics/auth-flow.md",
+    "topics/oauth.md",
     "topics/metrics.md",
+    "topics/prometheus.md",
+    "topics/tracing.md",
     "topics/tasks.md",
     "topics/outbox.md",
+    "topics/audit.md",
     "topics/queues.md",
     "topics/admin.md",
     "topics/csrf.md",
     "topics/body-size.md",
+    "topics/error-messages.md",
     "topics/client-ip.md",
     "topics/idempotency.md",
     "topics/rate-limits.md",
@@ -50,9 +56,17 @@ EXECUTED = {
     "topics/cache.md",
     "topics/graceful-shutdown.md",
     "topics/outages.md",
+    "topics/http-client.md",
+    "topics/files.md",
     "topics/static-files.md",
+    "topics/s3.md",
     "topics/sessions.md",
     "topics/sse.md",
+    "topics/webhooks.md",
+    "topics/brazil.md",
+    "topics/deployment.md",
+    "topics/web-push.md",
+    "topics/logging.md",
     "commands/index.md",
     "commands/writing.md",
 }
@@ -204,6 +218,12 @@ def test_auth_flow(run_in_project: RunPage) -> None:
     assert "AUTH_REQUIRE_ACTIVATION=false python manage.py runserver" in transcript.ran
 
 
+def test_oauth(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/oauth.md")
+    assert_ran_everything("topics/oauth.md", transcript, files=1, commands=1)
+    assert transcript.written == ["orders/tests/test_oauth.py"]
+
+
 def test_queues(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/queues.md")
     assert_ran_everything("topics/queues.md", transcript, files=2, commands=2)
@@ -216,10 +236,29 @@ def test_outbox(run_in_project: RunPage) -> None:
     assert transcript.ran[-2:] == ["python manage.py relay_outbox"] * 2
 
 
+def test_audit(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/audit.md")
+    assert_ran_everything("topics/audit.md", transcript, files=2, commands=6)
+    assert transcript.written == ["shop/settings.py", "orders/management/commands/save_order.py"]
+    assert transcript.ran[-2].startswith("python manage.py audit history orders.OrderModel")
+
+
 def test_metrics(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/metrics.md")
     assert_ran_everything("topics/metrics.md", transcript, files=1, commands=1)
     assert transcript.written == ["report.py"]
+
+
+def test_prometheus(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/prometheus.md")
+    assert_ran_everything("topics/prometheus.md", transcript, files=1, commands=1)
+    assert transcript.written == ["orders/tests/test_metrics.py"]
+
+
+def test_tracing(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/tracing.md")
+    assert_ran_everything("topics/tracing.md", transcript, files=1, commands=1)
+    assert transcript.written == ["orders/tests/test_tracing.py"]
 
 
 def test_tasks(run_in_project: RunPage) -> None:
@@ -239,6 +278,12 @@ def test_body_size(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/body-size.md")
     assert_ran_everything("topics/body-size.md", transcript, files=1, commands=1)
     assert transcript.written == ["orders/tests/test_body_size.py"]
+
+
+def test_error_messages(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/error-messages.md")
+    assert_ran_everything("topics/error-messages.md", transcript, files=2, commands=1)
+    assert transcript.written == ["orders/locale/pt-BR.json", "orders/tests/test_error_messages.py"]
 
 
 def test_client_ip(run_in_project: RunPage) -> None:
@@ -307,7 +352,7 @@ def test_csrf(run_in_project: RunPage) -> None:
 
 def test_commands_reference(run_in_project: RunPage) -> None:
     transcript = run_in_project("commands/index.md")
-    assert_ran_everything("commands/index.md", transcript, files=0, commands=12)
+    assert_ran_everything("commands/index.md", transcript, files=0, commands=13)
 
 
 def test_writing_commands(run_in_project: RunPage) -> None:
@@ -332,3 +377,60 @@ def test_sse(run_in_project: RunPage) -> None:
     transcript = run_in_project("topics/sse.md")
     assert_ran_everything("topics/sse.md", transcript, files=2, commands=1)
     assert transcript.written == ["orders/tasks.py", "orders/tests/test_live.py"]
+
+
+def test_http_client(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/http-client.md")
+    assert_ran_everything("topics/http-client.md", transcript, files=2, commands=1)
+    assert transcript.written == ["orders/payments.py", "orders/tests/test_payments.py"]
+
+
+def test_files(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/files.md")
+    assert_ran_everything("topics/files.md", transcript, files=2, commands=1)
+    assert transcript.written == ["orders/files.py", "orders/tests/test_files.py"]
+
+
+def test_brazil(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/brazil.md")
+    assert_ran_everything("topics/brazil.md", transcript, files=2, commands=1)
+    assert transcript.written == ["orders/customers.py", "orders/tests/test_customers.py"]
+
+
+def test_web_push(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/web-push.md")
+    assert_ran_everything("topics/web-push.md", transcript, files=3, commands=3)
+    assert transcript.written == [
+        "shop/settings.py",
+        "orders/notifications.py",
+        "orders/tests/test_notifications.py",
+    ]
+
+
+def test_logging(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/logging.md")
+    assert_ran_everything("topics/logging.md", transcript, files=2, commands=2)
+    assert transcript.written == ["ops/routers.py", "ops/tests/test_ops.py"]
+
+
+def test_webhooks(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/webhooks.md")
+    assert_ran_everything("topics/webhooks.md", transcript, files=2, commands=2)
+    assert transcript.written == ["hooks/routers.py", "hooks/tests/test_webhooks.py"]
+
+
+def test_deployment(run_in_project: RunPage) -> None:
+    transcript = run_in_project("topics/deployment.md")
+    assert_ran_everything("topics/deployment.md", transcript, files=0, commands=1)
+
+
+def test_s3(run_in_project: RunPage, seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in seaweedfs.settings("shop").items():  # the page's project uses it
+        monkeypatch.setenv(name, value)
+    transcript = run_in_project("topics/s3.md")
+    assert_ran_everything("topics/s3.md", transcript, files=3, commands=2)
+    assert transcript.written == [
+        "shop/settings.py",
+        "documents/routers.py",
+        "documents/tests/test_documents.py",
+    ]

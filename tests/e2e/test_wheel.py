@@ -42,6 +42,8 @@ def test_wheel_installs_and_starts_a_project(tmp_path: Path) -> None:
     assert "tempest/project_template/project_name/settings.py-tpl" in names
     assert "tempest/app_template/routers.py-tpl" in names
     assert "tempest/py.typed" in names
+    assert [name for name in names if name.endswith(".dist-info/licenses/LICENSE")], names
+    assert "tempest/utils/br/data/municipalities.csv.gz" in names
     # /docs and /redoc load their assets from the package (tempest.api.docs); no maps.
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png", "redoc.standalone.js"):
         assert f"tempest/api/static/{asset}" in names, asset

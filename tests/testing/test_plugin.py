@@ -126,6 +126,16 @@ def test_the_settings_fixture_overrides(settings) -> None:
 
 def test_the_settings_are_back() -> None:
     assert project_settings.TITLE == "shop"
+
+
+@pytest.mark.parametrize("query", ["", "?page=2"])
+async def test_parametrized_async_tests_run(client: AsyncClient, query: str) -> None:
+    assert (await client.get(f"/api/auth/me{query}")).status_code == 401
+
+
+class TestInAClass:
+    async def test_async_methods_run_too(self, client: AsyncClient) -> None:
+        assert (await client.get("/api/auth/me")).status_code == 401
 """
 
 
@@ -133,8 +143,8 @@ def test_a_project_gets_the_fixtures(new_project: Callable[..., Path]) -> None:
     project = new_project("shop", "orders")
     (project / "tests" / "test_fixtures.py").write_text(FIXTURE_TESTS)
     output = pytest_run(project)
-    # 3 smoke tests, 4 of the orders example (anonymous writes refused), 4 above.
-    assert "11 passed" in output, output
+    # 3 smoke tests, 4 of the orders example (anonymous writes refused), 7 above.
+    assert "14 passed" in output, output
 
 
 def test_the_option_beats_the_ini_and_a_second_load_is_harmless(

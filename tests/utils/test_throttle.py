@@ -82,7 +82,7 @@ async def test_max_attempts_must_be_an_integer() -> None:
 @pytest.mark.parametrize("value", [0, -1, math.nan, math.inf])
 async def test_durations_must_be_positive_and_finite(option: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"{option} must be a positive, finite number"):
-        AttemptThrottle(**{option: value})
+        AttemptThrottle(**{option: value})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", ["300", True, None])
@@ -132,7 +132,7 @@ async def test_a_key_that_is_not_a_string_is_refused() -> None:
 
 
 async def test_a_fresh_key_is_allowed_with_every_attempt(backend: ThrottleBackend) -> None:
-    result = await AttemptThrottle(backend, max_attempts=5).check("login:ana")
+    result = await AttemptThrottle(backend, max_attempts=5).inspect("login:ana")
     assert result == ThrottleResult(ThrottleStatus.ALLOWED, 5, 0)
     assert result.status is ThrottleStatus.ALLOWED and not result.locked
 
@@ -141,7 +141,7 @@ async def test_failures_count_down_the_attempts_left(backend: ThrottleBackend) -
     throttle = AttemptThrottle(backend, max_attempts=5)
     assert (await throttle.record_failure("login:ana")).attempts_left == 4
     assert (await throttle.record_failure("login:ana")).attempts_left == 3
-    assert await throttle.check("login:ana") == ThrottleResult(ThrottleStatus.ALLOWED, 3, 0)
+    assert await throttle.inspect("login:ana") == ThrottleResult(ThrottleStatus.ALLOWED, 3, 0)
 
 
 async def test_the_throttle_locks_after_n_failures_and_reports_retry_after(
@@ -154,7 +154,7 @@ async def test_the_throttle_locks_after_n_failures_and_reports_retry_after(
     assert tripped.status is ThrottleStatus.LOCKED
     assert tripped.retry_after_seconds == 900
     assert tripped.attempts_left == 0
-    result = await throttle.check("login:ana")
+    result = await throttle.inspect("login:ana")
     assert result.status is ThrottleStatus.LOCKED and result.locked
     assert 0 < result.retry_after_seconds <= 900
     assert result.attempts_left == 0
@@ -172,9 +172,9 @@ async def test_reset_unlocks_the_key(backend: ThrottleBackend) -> None:
     throttle = AttemptThrottle(backend, max_attempts=2)
     await throttle.record_failure("login:ana")
     await throttle.record_failure("login:ana")
-    assert (await throttle.check("login:ana")).locked
+    assert (await throttle.inspect("login:ana")).locked
     await throttle.reset("login:ana")
-    assert await throttle.check("login:ana") == ThrottleResult(ThrottleStatus.ALLOWED, 2, 0)
+    assert await throttle.inspect("login:ana") == ThrottleResult(ThrottleStatus.ALLOWED, 2, 0)
 
 
 async def test_reset_clears_failures_below_the_threshold(backend: ThrottleBackend) -> None:
@@ -188,8 +188,8 @@ async def test_reset_clears_failures_below_the_threshold(backend: ThrottleBacken
 async def test_keys_are_throttled_independently(backend: ThrottleBackend) -> None:
     throttle = AttemptThrottle(backend, max_attempts=1)
     assert (await throttle.record_failure("login:ana")).locked
-    assert await throttle.check("login:bob") == ThrottleResult(ThrottleStatus.ALLOWED, 1, 0)
-    assert await throttle.check("reset:ana") == ThrottleResult(ThrottleStatus.ALLOWED, 1, 0)
+    assert await throttle.inspect("login:bob") == ThrottleResult(ThrottleStatus.ALLOWED, 1, 0)
+    assert await throttle.inspect("reset:ana") == ThrottleResult(ThrottleStatus.ALLOWED, 1, 0)
 
 
 # --- the window and the lock over time --------------------------------------------------
@@ -203,7 +203,7 @@ async def test_memory_failures_older_than_the_window_do_not_count() -> None:
     await throttle.record_failure("k")
     await throttle.record_failure("k")
     clock.now += 300
-    assert await throttle.check("k") == ThrottleResult(ThrottleStatus.ALLOWED, 3, 0)
+    assert await throttle.inspect("k") == ThrottleResult(ThrottleStatus.ALLOWED, 3, 0)
     assert (await throttle.record_failure("k")).attempts_left == 2
 
 
@@ -227,9 +227,9 @@ async def test_memory_lock_expires_and_gives_every_attempt_back() -> None:
     await throttle.record_failure("k")
     await throttle.record_failure("k")
     clock.now += 899.5
-    assert (await throttle.check("k")).retry_after_seconds == 1
+    assert (await throttle.inspect("k")).retry_after_seconds == 1
     clock.now += 0.5
-    assert await throttle.check("k") == ThrottleResult(ThrottleStatus.ALLOWED, 2, 0)
+    assert await throttle.inspect("k") == ThrottleResult(ThrottleStatus.ALLOWED, 2, 0)
 
 
 async def test_redis_lock_and_window_expire(redis_backend: RedisThrottleBackend) -> None:
@@ -238,9 +238,9 @@ async def test_redis_lock_and_window_expire(redis_backend: RedisThrottleBackend)
     await asyncio.sleep(0.4)
     assert (await throttle.record_failure("k")).attempts_left == 1  # the first one aged out
     assert (await throttle.record_failure("k")).locked
-    assert (await throttle.check("k")).retry_after_seconds == 1
+    assert (await throttle.inspect("k")).retry_after_seconds == 1
     await asyncio.sleep(0.4)
-    assert await throttle.check("k") == ThrottleResult(ThrottleStatus.ALLOWED, 2, 0)
+    assert await throttle.inspect("k") == ThrottleResult(ThrottleStatus.ALLOWED, 2, 0)
 
 
 # --- Redis: shared and atomic -----------------------------------------------------------
@@ -257,12 +257,12 @@ async def test_two_throttles_sharing_one_redis_see_the_same_count(
         web_2 = AttemptThrottle(other, max_attempts=4)
         await web_1.record_failure("login:ana")
         await web_1.record_failure("login:ana")
-        assert (await web_2.check("login:ana")).attempts_left == 2
+        assert (await web_2.inspect("login:ana")).attempts_left == 2
         await web_2.record_failure("login:ana")
         assert (await web_2.record_failure("login:ana")).locked
-        assert (await web_1.check("login:ana")).locked
+        assert (await web_1.inspect("login:ana")).locked
         await web_1.reset("login:ana")
-        assert not (await web_2.check("login:ana")).locked
+        assert not (await web_2.inspect("login:ana")).locked
     finally:
         await other.aclose()
 
@@ -329,7 +329,8 @@ async def test_check_then_record_lets_every_concurrent_request_through(
     """The attack on check-then-record: 200 requests all pass the check at once."""
     throttle = AttemptThrottle(backend, max_attempts=5)
     checks = await asyncio.gather(*(throttle.check("k") for _ in range(200)))
-    assert all(not result.locked for result in checks)  # why the sign-in reserves instead
+    # why the sign-in reserves instead:
+    assert all(status is ThrottleStatus.ALLOWED for status in checks)
 
 
 async def test_two_hundred_concurrent_attempts_allow_exactly_max_attempts(
@@ -344,7 +345,7 @@ async def test_two_hundred_concurrent_attempts_allow_exactly_max_attempts(
     locked = [result for result in results if result.locked]
     assert len(locked) == 195
     assert all(0 < result.retry_after_seconds <= 120 for result in locked)
-    assert (await throttle.check("k")).locked
+    assert (await throttle.inspect("k")).locked
 
 
 async def test_the_last_allowed_attempt_says_when_to_retry(backend: ThrottleBackend) -> None:
@@ -384,7 +385,7 @@ async def test_release_gives_back_only_its_own_attempt(backend: ThrottleBackend)
     await throttle.release("k", succeeded)
     await throttle.release("k", succeeded.attempt_id)  # twice: nothing more
     await throttle.release("k", "an id never given")
-    assert (await throttle.check("k")).attempts_left == 2  # the failure still counts
+    assert (await throttle.inspect("k")).attempts_left == 2  # the failure still counts
     assert failed.attempt_id != succeeded.attempt_id
     await throttle.release("other key", failed)  # an unknown key: nothing
 
@@ -393,7 +394,7 @@ async def test_attempts_and_failures_share_the_count(backend: ThrottleBackend) -
     throttle = AttemptThrottle(backend, max_attempts=3)
     await throttle.record_failure("k")
     await throttle.attempt("k")
-    assert (await throttle.check("k")).attempts_left == 1
+    assert (await throttle.inspect("k")).attempts_left == 1
     assert (await throttle.attempt("k")).attempts_left == 0
     assert (await throttle.attempt("k")).locked
 

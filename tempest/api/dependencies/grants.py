@@ -57,8 +57,14 @@ def _make_grant_dependency(
     quoted = ", ".join(f"'{item}'" for item in required)
     if len(required) == 1:
         message = f"This action requires the {kind} {quoted}"
+        variant = kind
     else:
-        message = f"This action requires {'all' if require_all else 'one'} of the {kind}s {quoted}"
+        quantity = "all" if require_all else "one"
+        message = f"This action requires {quantity} of the {kind}s {quoted}"
+        variant = f"{kind}s_{quantity}"
+    # The catalog's FORBIDDEN:role, FORBIDDEN:roles_all, ... messages in other languages.
+    message_key = f"FORBIDDEN:{variant}"
+    message_params = {"names": quoted}
     details = {f"required_{kind}s": list(required), "require_all": require_all}
 
     async def require_grant(
@@ -68,7 +74,9 @@ def _make_grant_dependency(
         granted = _granted(claims, claim)
         allowed = needed <= granted if require_all else not needed.isdisjoint(granted)
         if not allowed:
-            raise ForbiddenException(message, details=details)
+            raise ForbiddenException(
+                message, details=details, message_key=message_key, message_params=message_params
+            )
         return claims
 
     return require_grant

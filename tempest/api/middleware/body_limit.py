@@ -28,6 +28,7 @@ from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY, RequestBody
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tempest.api.error_locale import LocalizedErrorResponse
 from tempest.api.internals import body_limit_responder_scope_key, starlette_body_too_large_error
 
 __all__ = [
@@ -93,12 +94,14 @@ def _too_large_detail(limit: int) -> str:
 
 def body_too_large_response(limit: int) -> JSONResponse:
     """The 413 envelope for a body over ``limit`` bytes."""
-    return JSONResponse(
+    return LocalizedErrorResponse(
         {
             "detail": _too_large_detail(limit),
             "code": "CONTENT_TOO_LARGE",
             "details": {"limit": limit},
         },
+        message_key="CONTENT_TOO_LARGE",
+        message_params={"limit": limit},
         status_code=413,
         headers={"Connection": "close"},
     )
@@ -106,13 +109,14 @@ def body_too_large_response(limit: int) -> JSONResponse:
 
 def invalid_content_length_response(value: bytes) -> JSONResponse:
     """The 400 envelope for a ``Content-Length`` that is not one non-negative integer."""
-    return JSONResponse(
+    return LocalizedErrorResponse(
         {
             "detail": "The Content-Length header must be one non-negative integer "
             "(send it once, or send Transfer-Encoding: chunked instead).",
             "code": "INVALID_CONTENT_LENGTH",
             "details": {"content_length": value[:40].decode("latin-1")},
         },
+        message_key="INVALID_CONTENT_LENGTH",
         status_code=400,
         headers={"Connection": "close"},
     )
@@ -121,8 +125,9 @@ def invalid_content_length_response(value: bytes) -> JSONResponse:
 def invalid_text_response(location: str = "body") -> JSONResponse:
     """The 422 envelope for a NUL or lone surrogate in ``location``."""
     error = {"type": "string_invalid_character", "loc": [location], "msg": INVALID_TEXT_MESSAGE}
-    return JSONResponse(
+    return LocalizedErrorResponse(
         {"detail": "Validation error", "code": "VALIDATION_ERROR", "details": {"errors": [error]}},
+        message_key="VALIDATION_ERROR",
         status_code=422,
     )
 

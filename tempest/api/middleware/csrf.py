@@ -50,6 +50,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tempest.api.cookies import SameSite, _same_site, set_cookie
+from tempest.api.error_locale import LocalizedErrorResponse
 from tempest.exceptions.base import AppException
 
 __all__ = [
@@ -478,8 +479,10 @@ def _cookie_value(header: bytes, prefix: bytes) -> str:
 
 
 def _refusal(reason: str, header: str) -> JSONResponse:
-    return JSONResponse(
+    return LocalizedErrorResponse(
         {"detail": _reason_message(reason, header), "code": _CODE, "details": {"reason": reason}},
+        message_key=f"{_CODE}:{reason}",
+        message_params={"header": header},
         status_code=403,
     )
 

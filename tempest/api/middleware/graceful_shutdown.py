@@ -37,6 +37,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tempest.api.error_locale import localized_body
+
 __all__ = ["GracefulShutdownMiddleware"]
 
 logger = logging.getLogger("tempest.shutdown")
@@ -93,14 +95,12 @@ class GracefulShutdownMiddleware:
         self.draining = False
         self._hooked = False
         self._forwarded = False
-        self._refusal = json.dumps(
-            {
-                "detail": "The server is shutting down; retry the request.",
-                "code": _CODE,
-                "details": {"retry_after": retry_after},
-            },
-            separators=(",", ":"),
-        ).encode()
+        self._envelope = {
+            "detail": "The server is shutting down; retry the request.",
+            "code": _CODE,
+            "details": {"retry_after": retry_after},
+        }
+        self._refusal = json.dumps(self._envelope, separators=(",", ":")).encode()
         self._not_ready = json.dumps(
             {"status": "unavailable", "checks": {"shutdown": "failing"}}, separators=(",", ":")
         ).encode()
@@ -181,7 +181,10 @@ class GracefulShutdownMiddleware:
             signal.raise_signal(signum)
 
     async def _refuse(self, scope: Scope, send: Send, readiness: bool) -> None:
-        body = self._not_ready if readiness else self._refusal
+        if readiness:
+            body = self._not_ready
+        else:
+            body = localized_body(scope, self._envelope, _CODE, english=self._refusal)
         await send(
             {
                 "type": "http.response.start",

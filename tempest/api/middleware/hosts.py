@@ -29,6 +29,7 @@ from typing import Any
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tempest.api.error_locale import localized_body
 from tempest.api.internals import host_header_parser
 
 __all__ = [
@@ -210,12 +211,14 @@ class AllowedHostsMiddleware(TrustedHostMiddleware):
     async def _refuse(self, scope: Scope, send: Send, host: bytes | None) -> None:
         shown = "" if host is None else host[:100].decode("latin-1")
         logger.warning("Refused a request for the host %r: not in ALLOWED_HOSTS", shown)
-        body = self._refusal
         if self.debug:
-            body = _body(
+            envelope = _envelope(
                 f"Invalid Host header {shown!r}: add it to ALLOWED_HOSTS",
                 {"host": shown, "allowed_hosts": sorted(self.allowed_hosts)},
             )
+            body = localized_body(scope, envelope, f"{_CODE}:debug", {"host": repr(shown)})
+        else:
+            body = localized_body(scope, _envelope(_DETAIL, {}), _CODE, english=self._refusal)
         prefix = ""
         if scope["type"] == "websocket":
             if "websocket.http.response" not in scope.get("extensions", {}):
@@ -235,6 +238,9 @@ class AllowedHostsMiddleware(TrustedHostMiddleware):
         await send({"type": prefix + "http.response.body", "body": body})
 
 
+def _envelope(detail: str, details: dict[str, Any]) -> dict[str, Any]:
+    return {"detail": detail, "code": _CODE, "details": details}
+
+
 def _body(detail: str, details: dict[str, Any]) -> bytes:
-    envelope = {"detail": detail, "code": _CODE, "details": details}
-    return json.dumps(envelope, separators=(",", ":")).encode()
+    return json.dumps(_envelope(detail, details), separators=(",", ":")).encode()

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tempest.api.error_locale import LocalizedErrorResponse
 from tempest.api.middleware.body_limit import body_too_large_response
 from tempest.api.middleware.idempotency_stores import (
     IdempotencyStore,
@@ -79,8 +80,12 @@ _ANSWER_LOST = b"C"
 def _envelope(
     status: int, detail: str, code: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(
-        {"detail": detail, "code": code, "details": {}}, status_code=status, headers=headers
+    # Built once, sent to every request in its own language (the catalog key is the code).
+    return LocalizedErrorResponse(
+        {"detail": detail, "code": code, "details": {}},
+        message_key=code,
+        status_code=status,
+        headers=headers,
     )
 
 

@@ -7,7 +7,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tempest.utils.context import request_id_ctx
+from tempest.utils.context import request_id_ctx, reset_actor, set_actor
 
 __all__ = ["RequestIDMiddleware"]
 
@@ -71,6 +71,9 @@ class RequestIDMiddleware:
         state["request_id"] = request_id
         state["request_id_header"] = self.header_name
         token = request_id_ctx.set(request_id)
+        # The request's user (set by the auth dependency) ends with the request, even when
+        # requests share a context (an in-process test client).
+        actor_token = set_actor("user", None)
         try:
             if scope_type == "websocket":
                 await self.app(scope, receive, send)
@@ -90,4 +93,5 @@ class RequestIDMiddleware:
 
             await self.app(scope, receive, send_with_request_id)
         finally:
+            reset_actor(actor_token)
             request_id_ctx.reset(token)

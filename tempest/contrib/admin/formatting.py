@@ -28,7 +28,14 @@ def cell_text(value: Any) -> str:
 
 
 def json_value(value: Any) -> Any:
-    """A column value as JSON can hold it (dates in ISO 8601, UUIDs and decimals as text)."""
+    """A column value as JSON can hold it (dates in ISO 8601, UUIDs and decimals as text).
+
+    A file column's value is its document (key, name, size, type, SHA-256).
+    """
+    from tempest.db import StoredFile
+
+    if isinstance(value, StoredFile):
+        return value.to_dict()
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, uuid.UUID | Decimal):

@@ -50,7 +50,8 @@ class FormField:
         name: The column's attribute name (and the form field's name).
         label: Shown next to the field.
         widget: ``text``, ``textarea``, ``number``, ``checkbox``, ``date``,
-            ``datetime``, ``select``, ``json``, ``uuid`` or ``fk``.
+            ``datetime``, ``select``, ``json``, ``uuid``, ``fk`` or ``file`` (a
+            :class:`~tempest.db.FileField`: uploaded by the views, see views/files.py).
         required: The form refuses an empty value.
         readonly: Shown, never written.
         max_length: Longest accepted text, if the column says.
@@ -132,7 +133,7 @@ def parse_form(
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for item in fields:
-        if item.readonly:
+        if item.readonly or item.widget == "file":  # files: views/files.py
             continue
         if item.widget == "checkbox":
             values[item.name] = posted.get(item.name, "").lower() in _TRUE
@@ -199,6 +200,10 @@ def _convert(item: FormField, text: str) -> Any:
 
 
 def _widget(column: Column[Any]) -> tuple[str, dict[str, Any]]:
+    from tempest.db import FileField
+
+    if isinstance(column.type, FileField):
+        return "file", {}
     column_type = _storage_type(column)
     if isinstance(column_type, Enum):
         names = (

@@ -44,6 +44,7 @@ def make_admin_router(
     throttle: AttemptThrottle | SignInThrottle | None = None,
     revoked_sessions: RevokedSessions | None = None,
     trusted_proxies: Iterable[str] | None = None,
+    log_dir: str | None = None,
 ) -> APIRouter:
     """Build the admin of ``site`` as a router to include in a FastAPI app.
 
@@ -73,6 +74,8 @@ def make_admin_router(
         trusted_proxies: Networks (CIDRs) of the reverse proxies whose ``Forwarded`` /
             ``X-Forwarded-For`` headers name the client for the per-client limit; default
             none: the socket peer is the client.
+        log_dir: The directory of the log files the Logs page reads; default
+            ``settings.LOG_DIR``, read on each visit.
 
     Returns:
         The router; its routes are not part of the OpenAPI schema.
@@ -106,6 +109,7 @@ def make_admin_router(
         trusted_proxies=parse_trusted_proxies(trusted_proxies),
         revoked=revoked_sessions or MemoryRevokedSessions(),
     )
+    views.log_dir = log_dir
     router = APIRouter(prefix=prefix, include_in_schema=False)
     get_session = _session_dependency(db)
 
@@ -136,10 +140,13 @@ def make_admin_router(
         _route(router, path, endpoint, method, name)
 
     add_db("/", views.dashboard, "GET", "index")
+    add_db("/logs", views.logs, "GET", "logs")
     add("/login", views.login_form, "GET", "login_form")
     add_db("/login", views.login, "POST", "login")
     add("/mfa", views.mfa_form, "GET", "mfa_form")
     add_db("/mfa", views.mfa, "POST", "mfa")
+    add("/oauth/{provider}/start", views.oauth_start, "GET", "oauth_start")
+    add_db("/oauth/{provider}/callback", views.oauth_callback, "GET", "oauth_callback")
     add("/logout", views.logout, "POST", "logout")
     add_db("/logout/all", views.logout_all, "POST", "logout_all")
     add("/static/{name}", views.static_file, "GET", "static")
@@ -153,6 +160,7 @@ def make_admin_router(
     add_db("/m/{slug}/{identity}/edit", views.edit_form, "GET", "edit_form")
     add_db("/m/{slug}/{identity}/edit", views.edit, "POST", "edit")
     add_db("/m/{slug}/{identity}/delete", views.delete, "POST", "delete")
+    add_db("/m/{slug}/{identity}/file/{field}", views.file_download, "GET", "file")
     return router
 
 

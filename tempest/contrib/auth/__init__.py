@@ -17,6 +17,10 @@ _LAZY: dict[str, str] = {
     "UserAuthService": "tempest.contrib.auth.service",
     "make_auth_router": "tempest.contrib.auth.router",
     "validate_password": "tempest.contrib.auth.password_validation",
+    "OIDCProvider": "tempest.contrib.auth.oauth_clients",
+    "GoogleOAuthClient": "tempest.contrib.auth.oauth_clients",
+    "GitHubOAuthClient": "tempest.contrib.auth.oauth_clients",
+    "make_user_oauth_account_model": "tempest.contrib.auth.oauth_models",
 }
 
 __all__ = ["get_user_model", *_LAZY]
@@ -29,6 +33,14 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover - the table's names, for type checkers and IDEs
+    from tempest.contrib.auth.oauth_clients import (
+        GitHubOAuthClient as GitHubOAuthClient,
+        GoogleOAuthClient as GoogleOAuthClient,
+        OIDCProvider as OIDCProvider,
+    )
+    from tempest.contrib.auth.oauth_models import (
+        make_user_oauth_account_model as make_user_oauth_account_model,
+    )
     from tempest.contrib.auth.password_validation import validate_password as validate_password
     from tempest.contrib.auth.router import make_auth_router as make_auth_router
     from tempest.contrib.auth.service import UserAuthService as UserAuthService

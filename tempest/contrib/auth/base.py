@@ -18,7 +18,7 @@ import sys
 import uuid
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, validates
@@ -83,9 +83,12 @@ class BaseUserModel(BaseModel):
     them. :meth:`set_password_hash` (and so :meth:`set_password` and
     :meth:`set_unusable_password`), setting ``is_active`` or ``is_admin`` to False, and
     :meth:`end_sessions` raise it.
+
+    The audit trail never stores ``hashed_password`` (``__audit_exclude__``).
     """
 
     __abstract__ = True
+    __audit_exclude__: ClassVar[frozenset[str]] = frozenset({"hashed_password"})
 
     email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
     hashed_password: Mapped[str] = mapped_column(String(255), default="")
@@ -163,8 +166,11 @@ class MFAMixin:
 
     ``mfa_secret`` holds the TOTP secret once enrolment starts; ``mfa_enabled`` turns on
     after the first code is confirmed; ``mfa_last_used_step`` is the time step of the
-    last accepted code, so that a code is accepted once.
+    last accepted code, so that a code is accepted once. The audit trail never stores
+    ``mfa_secret`` nor ``mfa_last_used_step`` (``__audit_exclude__``).
     """
+
+    __audit_exclude__: ClassVar[frozenset[str]] = frozenset({"mfa_secret", "mfa_last_used_step"})
 
     mfa_secret: Mapped[str | None] = mapped_column(String(64), default=None, nullable=True)
     mfa_enabled: Mapped[bool] = mapped_column(

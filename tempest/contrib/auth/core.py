@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,7 +40,7 @@ from tempest.exceptions import (
     TooManyRequestsException,
     ValidationException,
 )
-from tempest.mail import SUPPORTED_LOCALES, negotiate_locale, normalize_locale
+from tempest.utils.locale import SUPPORTED_LOCALES, negotiate_locale, normalize_locale
 from tempest.utils.opaque_tokens import hash_opaque_token
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ SESSION_VERSION_CLAIM = "sv"
 
 _Model = TypeVar("_Model")
 _Built = TypeVar("_Built")
+_Found = TypeVar("_Found")
 
 _MAILER_SETTINGS = (
     "EMAIL_BACKEND",
@@ -284,7 +285,13 @@ class AuthServiceCore:
             return self._tokens
         return self._built(
             "tokens",
-            ("JWT_SECRET", "JWT_ALGORITHM", "JWT_ISSUER", "JWT_ACCESS_TTL_SECONDS"),
+            (
+                "JWT_SECRET",
+                "JWT_ALGORITHM",
+                "JWT_ISSUER",
+                "JWT_ACCESS_TTL_SECONDS",
+                "JWT_SECRET_FALLBACKS",
+            ),
             self._build_tokens,
         )
 
@@ -303,7 +310,14 @@ class AuthServiceCore:
             str(self._setting("JWT_ALGORITHM", "HS256")),
             default_ttl=self.access_ttl,
             issuer=self._setting("JWT_ISSUER", None),
+            fallback_secrets=self._previous_secrets("JWT_SECRET_FALLBACKS"),
         )
+
+    def _previous_secrets(self, setting: str) -> list[tuple[str, datetime]]:
+        """The ``(secret, until)`` pairs of a ``*_FALLBACKS`` setting still in their grace."""
+        from tempest.conf.rotation import active_secrets
+
+        return active_secrets(self._setting(setting, None) or ())
 
     @property
     def passwords(self) -> PasswordUtils:
@@ -499,6 +513,27 @@ class AuthServiceCore:
 
     def _digest(self, token: str) -> str:
         return hash_opaque_token(token, secret=self.token_pepper)
+
+    async def _find_digest(
+        self, find: Callable[[str], Awaitable[_Found | None]], token: str
+    ) -> _Found | None:
+        """``find(digest)`` under the current pepper, then under each previous one.
+
+        After ``secrets rotate`` the old ``SECRET_KEY`` (or ``JWT_SECRET`` when it is the
+        pepper) stays in ``SECRET_KEY_FALLBACKS`` for a grace period, so that tokens
+        stored before the rotation are still found until then.
+        """
+        found = await find(self._digest(token))
+        if found is not None or self._token_pepper is not None:
+            return found
+        setting = (
+            "SECRET_KEY_FALLBACKS" if self._setting("SECRET_KEY", "") else "JWT_SECRET_FALLBACKS"
+        )
+        for pepper, _until in self._previous_secrets(setting):
+            found = await find(hash_opaque_token(token, secret=pepper))
+            if found is not None:
+                return found
+        return None
 
     # -- users -------------------------------------------------------------------------------
 

@@ -131,7 +131,7 @@ class EmailMethods(AuthServiceCore):
             ExpiredTokenException: The token expired (401).
         """
         tokens = self._email_tokens(session)
-        row = await tokens.find(self._digest(token), purpose)
+        row = await self._find_digest(lambda digest: tokens.find(digest, purpose), token)
         if row is None or row.used_at is not None:
             raise InvalidTokenException()
         if row.is_expired:

@@ -278,7 +278,7 @@ class MFAMethods(SessionMethods):
         Raises ``error``, or 429 when the key has no attempt left in its window.
         """
         with fail_closed():
-            state = await self.throttle.check(key)
+            state = await self.throttle.inspect(key)
         if state.locked or state.attempts_left == 0:
             raise too_many(state.retry_after_seconds or math.ceil(self.throttle.window_seconds))
         raise error

@@ -12,6 +12,7 @@ from tempest.contrib.auth.base import (
     make_user_refresh_token_model,
     make_user_token_model,
 )
+from tempest.contrib.auth.oauth_models import make_user_oauth_account_model
 from tempest.contrib.auth.users import DEFAULT_USER_MODEL, configured_user_model
 
 __all__: list[str] = []
@@ -26,5 +27,6 @@ if configured_user_model() == DEFAULT_USER_MODEL:
     UserToken = make_user_token_model(User)
     UserRecoveryCode = make_user_recovery_code_model(User)
     UserRefreshToken = make_user_refresh_token_model(User)
+    UserOAuthAccount = make_user_oauth_account_model(User)
 
-    __all__ += ["User", "UserRecoveryCode", "UserRefreshToken", "UserToken"]
+    __all__ += ["User", "UserOAuthAccount", "UserRecoveryCode", "UserRefreshToken", "UserToken"]

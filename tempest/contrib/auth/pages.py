@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from tempest.api.security_headers import page_security_headers
+from tempest.utils.locale import normalize_locale
 
 __all__ = ["PAGE_HEADERS", "activation_page", "email_change_page", "password_reset_page"]
 
@@ -107,7 +108,8 @@ tokens)."""
 
 
 def _texts(locale: str) -> dict[str, str]:
-    return _TEXTS.get(locale, _TEXTS["en-US"])
+    # Any spelling ("pt_br", "pt") picks its page; an unknown locale the English one.
+    return _TEXTS[normalize_locale(locale, supported=tuple(_TEXTS))]
 
 
 def _page(locale: str, title: str, body: str) -> str:

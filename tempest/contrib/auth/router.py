@@ -528,4 +528,7 @@ def make_auth_router(
             failures=(UnauthorizedException, ConflictException),
         )
 
+    from tempest.contrib.auth.oauth_routes import add_oauth_routes
+
+    add_oauth_routes(router, auth)  # /oauth/{provider}/start and /callback
     return router

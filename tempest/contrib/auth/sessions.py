@@ -35,6 +35,7 @@ from tempest.exceptions import (
     UnauthorizedException,
 )
 from tempest.utils import utcnow
+from tempest.utils.context import set_actor
 from tempest.utils.opaque_tokens import generate_opaque_token
 
 __all__ = ["MFA_TOKEN_TYPE", "SessionMethods"]
@@ -129,7 +130,7 @@ class SessionMethods(AuthServiceCore):
             ExpiredTokenException: The token expired (401).
         """
         tokens = self._refresh_tokens(session)
-        row = await tokens.find(self._digest(refresh_token))
+        row = await self._find_digest(tokens.find, refresh_token)
         if row is None:
             raise InvalidTokenException()
         if row.used_at is not None or row.revoked_at is not None:
@@ -159,7 +160,7 @@ class SessionMethods(AuthServiceCore):
         Raises:
             InvalidTokenException: No such refresh token (401).
         """
-        row = await self._refresh_tokens(session).find(self._digest(refresh_token))
+        row = await self._find_digest(self._refresh_tokens(session).find, refresh_token)
         if row is None:
             raise InvalidTokenException()
         await self._revoke_family(session, row.family_id)
@@ -324,7 +325,10 @@ class SessionMethods(AuthServiceCore):
                 if claims is None:
                     return None
                 found = await service._active_user(session, claims.get("sub"))
-                return found if found is not None and service._current(claims, found) else None
+                if found is None or not service._current(claims, found):
+                    return None
+                set_actor("user", str(found.id))
+                return found
             claims = bearer_claims(service.tokens, credentials)
             user = await service._active_user(session, claims.get("sub"))
             if user is not None and not service._current(claims, user):
@@ -340,6 +344,7 @@ class SessionMethods(AuthServiceCore):
                     code="INVALID_TOKEN",
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
+            set_actor("user", str(user.id))  # who the audit trail records for this request
             return user
 
         return current_user

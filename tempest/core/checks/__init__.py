@@ -9,7 +9,10 @@ Register a check in an app's ``checks.py``::
         return [] if settings_ok() else [Error("...", id="orders.E001")]
 """
 
-from tempest.core.checks import builtin as _builtin  # noqa: F401 - registers the built-ins
+from tempest.core.checks import (
+    builtin as _builtin,  # noqa: F401 - registers the built-ins
+    storage as _storage,  # noqa: F401 - the file storage checks
+)
 from tempest.core.checks.messages import (
     CRITICAL,
     DEBUG,

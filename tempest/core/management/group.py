@@ -12,6 +12,7 @@ import click
 
 from tempest.core.management.base import CommandError, prepare_command
 from tempest.core.management.discovery import BUILTIN_GROUP, CommandEntry
+from tempest.utils.context import set_actor
 
 
 class LazyCommandGroup(click.Group):
@@ -82,6 +83,7 @@ def load_command(entry: CommandEntry) -> click.Command:
             "(decorate the function with @click.command())."
         )
     command.name = entry.name
+    set_actor("command", entry.name)  # the audit trail's actor, unless a user or task acts
     prepare_command(command)
     if getattr(module, "requires_setup", True):
         command.callback = _after_setup(command.callback)

@@ -81,6 +81,18 @@ def ensure_port_free(host: str, port: int) -> None:
             raise CommandError(f"Cannot listen on {host}:{port}: {error.strerror}.") from error
 
 
+def configure_server_logging() -> None:
+    """Set up this process's logging from the settings, before uvicorn starts.
+
+    ``runserver`` and ``serve`` then pass ``log_config=None``, so uvicorn adds no handlers
+    of its own: its error and access lines go through the root logger's handlers (JSON
+    lines with ``LOG_JSON``), in this process and, once the app is loaded, in each worker.
+    """
+    from tempest.core.logging import configure_logging_from_settings
+
+    configure_logging_from_settings()
+
+
 def uvicorn_log_level() -> str:
     """Uvicorn's log level for the current ``-v``."""
     return _UVICORN_LOG_LEVELS[get_context().verbosity]

@@ -27,15 +27,17 @@ def template_dir(name: str) -> Path:
     raise CommandError(f"tempest's {name} folder is missing; reinstall tempest-framework.")
 
 
-def validate_name(name: str, kind: str, target: Path) -> None:
+def validate_name(name: str, kind: str, target: Path, *, allow_existing: bool = False) -> None:
     """Refuse a name that is no Python identifier or would shadow an importable module.
 
-    Also refuses a ``target`` folder that exists and is not empty.
+    Also refuses a ``target`` folder that exists and is not empty, unless
+    ``allow_existing`` (``startproject --force``).
 
     Args:
         name: The project or app name.
         kind: ``project`` or ``app``, for the message.
         target: Where the files will be written.
+        allow_existing: Accept a folder that has files (it must still be a folder).
 
     Raises:
         CommandError: Saying why and what to use instead; exit status 2 for a bad name.
@@ -51,7 +53,8 @@ def validate_name(name: str, kind: str, target: Path) -> None:
             f"{name!r} is a Python keyword and cannot be a {kind} name; choose another.",
             returncode=2,
         )
-    check_target(target)
+    if not (allow_existing and target.is_dir()):
+        check_target(target)
     if _importable(name):
         raise CommandError(
             f"{name!r} conflicts with the name of an existing Python module and cannot be "
@@ -100,6 +103,27 @@ def fit_call(indent: str, head: str, arguments: str, tail: str = "", brackets: s
     return f"{indent}{head}{opening}\n{exploded}{indent}{closing}{tail}"
 
 
+def fit_value(indent: str, head: str, value: str) -> str:
+    """``head value`` laid out as ``ruff format`` would: in parentheses when too long.
+
+    Templates call it as ``{{ fit_value("    ", "DATABASE_URL: str =", '"..."') }}``
+    where the value's length depends on the project's name.
+
+    Args:
+        indent: The indentation of the line.
+        head: What comes before the value (``NAME: type =``).
+        value: The value's source, e.g. a string literal.
+
+    Returns:
+        The text, without a final newline.
+    """
+    line = f"{indent}{head} {value}"
+    inner = f"{indent}    {value}"
+    if len(line) <= LINE_LENGTH or len(inner) > LINE_LENGTH:
+        return line
+    return f"{indent}{head} (\n{inner}\n{indent})"
+
+
 def _split_arguments(arguments: str) -> list[str]:
     """Split at the commas outside brackets: ``a: dict[str, int], b`` → two arguments."""
     parts: list[str] = []
@@ -137,6 +161,7 @@ def render_tree(source: Path, context: dict[str, Any], rename: dict[str, str]) -
         keep_trailing_newline=True, undefined=StrictUndefined, autoescape=False
     )
     environment.globals["fit"] = fit_call
+    environment.globals["fit_value"] = fit_value
     rendered: dict[Path, str] = {}
     for path in sorted(source.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts:
@@ -164,14 +189,31 @@ def check_target(target: Path) -> None:
         )
 
 
-def write_tree(target: Path, files: dict[Path, str], executable: Collection[Path] = ()) -> None:
+def existing_files(target: Path, files: Collection[Path]) -> list[Path]:
+    """The paths of ``files`` that already exist under ``target`` (what would be overwritten)."""
+    return sorted(relative for relative in files if (target / relative).exists())
+
+
+def write_tree(
+    target: Path,
+    files: dict[Path, str],
+    executable: Collection[Path] = (),
+    *,
+    keep_existing: bool = False,
+) -> None:
     """Write rendered files under ``target``; on failure remove what was written.
 
     Args:
-        target: Destination folder (created if missing; must be empty).
+        target: Destination folder (created if missing; must be empty unless
+            ``keep_existing``).
         files: Relative path → text.
         executable: Relative paths to mark executable.
+        keep_existing: The folder may hold other files: they are left as they are, and
+            a failure removes only the files this call created.
     """
+    if keep_existing and target.is_dir():
+        _write_beside_existing(target, files, executable)
+        return
     created_root = not target.exists()
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -187,4 +229,27 @@ def write_tree(target: Path, files: dict[Path, str], executable: Collection[Path
         else:
             for child in target.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
+        raise
+
+
+def _write_beside_existing(
+    target: Path, files: dict[Path, str], executable: Collection[Path]
+) -> None:
+    """Write ``files`` into a folder with content: only they change; a failure undoes new ones."""
+    created: list[Path] = []
+    try:
+        for relative, text in files.items():
+            destination = target / relative
+            for parent in reversed(destination.parents):
+                if parent not in target.parents and parent != target and not parent.exists():
+                    parent.mkdir()
+                    created.append(parent)
+            if not destination.exists():
+                created.append(destination)
+            destination.write_text(text, encoding="utf-8")
+            if relative in executable:
+                destination.chmod(0o755)
+    except BaseException:
+        for path in reversed(created):
+            path.rmdir() if path.is_dir() else path.unlink(missing_ok=True)
         raise

@@ -72,11 +72,14 @@ def render_item(type_: str, item: Any, autogen_context: Any) -> str | bool:
     from sqlalchemy.sql.elements import False_, True_
     from sqlalchemy.sql.functions import FunctionElement
 
+    from tempest.db.files import FileField
     from tempest.db.types import UTCDateTime
 
     if type_ == "type" and isinstance(item, UTCDateTime):
         # Revisions stay free of tempest imports: the database sees a plain timestamptz.
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(item, FileField):
+        return "sa.JSON()"  # a file column is a JSON document (key, name, size, type, hash)
     if type_ != "server_default" or not isinstance(item, DefaultClause):
         return False
     argument = item.arg

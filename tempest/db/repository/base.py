@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tempest.db.repository.audited import AuditMethods
 from tempest.db.repository.bulk import BulkMethods
 from tempest.db.repository.core import ModelType
 from tempest.db.repository.cursor import CursorMethods
@@ -21,6 +22,7 @@ class BaseRepository(
     PaginationMethods[ModelType],
     CursorMethods[ModelType],
     OutboxMethods[ModelType],
+    AuditMethods[ModelType],
     WriteMethods[ModelType],
     BulkMethods[ModelType],
 ):
@@ -51,6 +53,10 @@ class BaseRepository(
     ``save_with_outbox`` saves a row together with an event for an
     :class:`~tempest.db.outbox.OutboxRelay`; set ``outbox_model`` on a subclass to say
     which outbox table the events go to.
+
+    ``add_audited`` / ``update_audited`` / ``delete_audited`` write like ``add`` /
+    ``update`` / ``delete`` plus one audit row in the same transaction (who, when, what
+    changed); ``audit_model=`` names the audit table (default: ``tempest.contrib.audit``).
     """
 
     def map_to_schema(self, instance: ModelType) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, Table, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,9 @@ from tempest.exceptions import (
     NotFoundException,
     ValidationException,
 )
+
+if TYPE_CHECKING:
+    from tempest.db.audit import BaseAuditLogModel
 
 __all__ = ["DEFAULT_ESTIMATE_COUNT_ABOVE", "DEFAULT_MAX_PAGE_SIZE", "ModelType", "RepositoryCore"]
 
@@ -55,7 +58,11 @@ class RepositoryCore(Generic[ModelType]):
         model: The mapped class the repository reads and writes.
         not_found_exception: Raised (with ``not_found_message``) when a row is missing.
         conflict_exception: Raised when a write breaks a constraint.
+        audit_model: The audit-log model of the ``*_audited`` writes; None means the
+            default one (``tempest.contrib.audit``). A subclass may set it on the class.
     """
+
+    audit_model: type[BaseAuditLogModel] | None = None
 
     def __init__(
         self,
@@ -69,6 +76,7 @@ class RepositoryCore(Generic[ModelType]):
         update_conflict_message: str | None = None,
         max_page_size: int | None = None,
         estimate_count_above: int | None = None,
+        audit_model: type[BaseAuditLogModel] | None = None,
     ) -> None:
         """Bind the repository to a session and a model.
 
@@ -85,6 +93,8 @@ class RepositoryCore(Generic[ModelType]):
             estimate_count_above: On PostgreSQL, unfiltered totals of tables whose
                 planner estimate exceeds this many rows are estimated; 0 turns it off;
                 None reads ``DATABASE_ESTIMATE_COUNT_ABOVE`` (else 100,000).
+            audit_model: The audit-log model ``add_audited`` / ``update_audited`` /
+                ``delete_audited`` write to; None keeps the class's, else the default.
 
         Raises:
             TypeError: No model was given.
@@ -103,6 +113,8 @@ class RepositoryCore(Generic[ModelType]):
         self.update_conflict_message = update_conflict_message
         self._max_page_size = max_page_size
         self._estimate_count_above = estimate_count_above
+        if audit_model is not None:
+            self.audit_model = audit_model
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model.__name__}>"
@@ -151,6 +163,14 @@ class RepositoryCore(Generic[ModelType]):
     def _conditions(self, filters: Mapping[str, Any] | None) -> list[ColumnElement[bool]]:
         """The filter conditions (see :mod:`tempest.db.repository.filters`)."""
         return build_conditions(self.model, filters)
+
+    def _apply_filters(self, query: Select[Any], filters: Mapping[str, Any] | None) -> Select[Any]:
+        """``query`` narrowed by the filter dict and the repository's scope.
+
+        For a subclass's own queries: the conditions every read method applies (a
+        :class:`~tempest.db.repository.tenant.TenantScopedRepository` adds its tenant's).
+        """
+        return query.where(*self._scope_conditions(), *self._conditions(filters))
 
     def _select(
         self, filters: Mapping[str, Any] | None = None, query: Select[Any] | None = None

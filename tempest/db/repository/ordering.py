@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement
+from sqlalchemy import JSON, Column, ColumnElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from tempest.db.repository.columns import model_columns, require_column, unknown_name
 
@@ -85,7 +86,32 @@ def resolve_ordering(model: type[Any], order_by: object, ascending: bool) -> Ord
     key, descending = order_by or DEFAULT_ORDER_BY, not ascending
     if isinstance(key, str) and key.startswith("-"):
         key, descending = key[1:], True
-    columns = model_columns(model)
+    columns = orderable_columns(model)
     if not isinstance(key, str) or key not in columns:
         raise unknown_name(model, order_by, "order_by", columns)
     return Ordering(model, key, descending)
+
+
+_ORDERABLE: dict[type[Any], tuple[str, ...]] = {}
+
+
+def orderable_columns(model: type[Any]) -> tuple[str, ...]:
+    """The columns of ``model`` a query may sort on: all but JSON ones (file fields too).
+
+    PostgreSQL has no ordering for ``json``, so sorting on one would be a 500 there.
+    """
+    found = _ORDERABLE.get(model)
+    if found is None:
+        found = _ORDERABLE[model] = tuple(
+            name
+            for name, column in model_columns(model).items()
+            if not isinstance(_storage_type(column.type), JSON)
+        )
+    return found
+
+
+def _storage_type(column_type: TypeEngine[Any]) -> TypeEngine[Any]:
+    """The type the database stores: a TypeDecorator's underlying type."""
+    while isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    return column_type

@@ -64,14 +64,29 @@ class AttemptThrottle:
         self.window_seconds = _positive(window_seconds, "window_seconds")
         self.lock_seconds = _positive(lock_seconds, "lock_seconds")
 
-    async def check(self, key: str) -> ThrottleResult:
+    async def check(self, key: str) -> ThrottleStatus:
         """Tell whether ``key`` may make an attempt now, without counting one.
+
+        ``if await throttle.check(key) is ThrottleStatus.LOCKED:`` refuses a locked key.
+        For the attempts left and the seconds until the lock expires, use :meth:`inspect`.
 
         Args:
             key: What to throttle, e.g. ``f"login:{email}"``.
 
         Returns:
-            The key's status, attempts left and seconds until the lock expires.
+            :attr:`ThrottleStatus.ALLOWED` or :attr:`ThrottleStatus.LOCKED`.
+        """
+        return (await self.inspect(key)).status
+
+    async def inspect(self, key: str) -> ThrottleResult:
+        """Like :meth:`check`, with the details: attempts left and lock time left.
+
+        Args:
+            key: What to throttle, e.g. ``f"login:{email}"``.
+
+        Returns:
+            The key's status, attempts left and seconds until the lock expires (for a
+            ``Retry-After`` header).
         """
         state = await self.backend.check(_check_key(key), window_seconds=self.window_seconds)
         return self._result(state)

@@ -6,7 +6,7 @@ import math
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tempest.utils.redis_pool import (
     DEFAULT_TIMEOUT,
@@ -17,8 +17,18 @@ from tempest.utils.throttle.base import AttemptState, ThrottleState, ThrottleUna
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
 
-__all__ = ["RedisThrottleBackend"]
+__all__ = ["RedisClientSource", "RedisThrottleBackend"]
+
+
+class RedisClientSource(Protocol):
+    """Anything with a live ``client``, like :class:`tempest.cache.AsyncRedisManager`."""
+
+    @property
+    def client(self) -> Redis:
+        """The live ``redis.asyncio.Redis`` client; RuntimeError before it connects."""
+        ...
 
 
 # KEYS[1]: sorted set of failure times (ms); KEYS[2]: lock flag with a TTL.
@@ -88,23 +98,76 @@ class RedisThrottleBackend:
     unreachable server raises :class:`ThrottleUnavailableError`.
     """
 
-    def __init__(self, client: Redis, *, prefix: str = "tempest:throttle:") -> None:
-        """Use an existing ``redis.asyncio.Redis`` client.
+    def __init__(
+        self,
+        client: Redis | None = None,
+        *,
+        redis_manager: RedisClientSource | None = None,
+        prefix: str = "tempest:throttle:",
+    ) -> None:
+        """Use an existing ``redis.asyncio.Redis`` client, or the client of a manager.
 
         Args:
             client: The client; it stays owned by the caller.
+            redis_manager: Instead of ``client``: an object whose ``client`` attribute is
+                the live client, such as :class:`tempest.cache.AsyncRedisManager`. It is
+                read at each operation, so the backend can be built before the manager
+                connects (at import time) and follows it when it reconnects.
             prefix: Prepended to every Redis key this backend writes.
 
         Raises:
-            TypeError: ``client`` is not a ``redis.asyncio`` client.
+            TypeError: Neither or both of ``client`` and ``redis_manager`` given,
+                ``client`` is not a ``redis.asyncio`` client, or ``redis_manager`` has no
+                ``client``.
         """
-        require_async_redis(client, parameter="client", owner="RedisThrottleBackend")
-        self.client = client
+        if (client is None) == (redis_manager is None):
+            raise TypeError(
+                "RedisThrottleBackend takes either a client or redis_manager=, not "
+                f"{'both' if client is not None else 'neither'}; or use "
+                "RedisThrottleBackend.from_url(url)"
+            )
+        if redis_manager is not None and not hasattr(type(redis_manager), "client"):
+            raise TypeError(
+                "redis_manager must have a .client (e.g. tempest.cache.AsyncRedisManager), "
+                f"got {type(redis_manager).__name__}"
+            )
+        if client is not None:
+            require_async_redis(client, parameter="client", owner="RedisThrottleBackend")
+        self._client = client
+        self.redis_manager = redis_manager
         self.prefix = prefix
         self._owns_client = False
-        self._check = client.register_script(_LUA_CHECK)
-        self._record_failure = client.register_script(_LUA_RECORD_FAILURE)
-        self._attempt = client.register_script(_LUA_ATTEMPT)
+        self._scripts_client: Redis | None = None
+        self._scripts: tuple[AsyncScript, AsyncScript, AsyncScript] | None = None
+
+    @property
+    def client(self) -> Redis:
+        """The client the operations use: the one given, or the manager's live one.
+
+        Raises:
+            ThrottleUnavailableError: The manager is not connected.
+        """
+        if self._client is not None:
+            return self._client
+        try:
+            return self.redis_manager.client  # type: ignore[union-attr]
+        except RuntimeError as error:
+            raise ThrottleUnavailableError(
+                f"the throttle's Redis manager is not connected ({error}); call "
+                "await manager.connect() in the app's lifespan"
+            ) from error
+
+    def _bound_scripts(self) -> tuple[Redis, tuple[AsyncScript, AsyncScript, AsyncScript]]:
+        """The client and the three scripts registered on it (again if the client changed)."""
+        client = self.client
+        if self._scripts is None or client is not self._scripts_client:
+            self._scripts = (
+                client.register_script(_LUA_CHECK),
+                client.register_script(_LUA_RECORD_FAILURE),
+                client.register_script(_LUA_ATTEMPT),
+            )
+            self._scripts_client = client
+        return client, self._scripts
 
     @classmethod
     def from_url(
@@ -147,7 +210,7 @@ class RedisThrottleBackend:
         return backend
 
     async def aclose(self) -> None:
-        """Close the client if :meth:`from_url` created it; a client passed in stays open."""
+        """Close the client if :meth:`from_url` created it; a client given stays open."""
         if self._owns_client:
             await self.client.aclose(close_connection_pool=True)
 
@@ -162,7 +225,8 @@ class RedisThrottleBackend:
             The key's state.
         """
         async with _unavailable():
-            reply = await self._check(keys=self._keys(key), args=[_ms(window_seconds)])
+            client, (script, _, _) = self._bound_scripts()
+            reply = await script(keys=self._keys(key), args=[_ms(window_seconds)], client=client)
         return _state(reply)
 
     async def record_failure(
@@ -180,9 +244,11 @@ class RedisThrottleBackend:
             The key's state after the failure.
         """
         async with _unavailable():
-            reply = await self._record_failure(
+            client, (_, script, _) = self._bound_scripts()
+            reply = await script(
                 keys=self._keys(key),
                 args=[max_attempts, _ms(window_seconds), _ms(lock_seconds), uuid.uuid4().hex],
+                client=client,
             )
         return _state(reply)
 
@@ -208,9 +274,11 @@ class RedisThrottleBackend:
             Whether the attempt is allowed, with the count or the lock left.
         """
         async with _unavailable():
-            allowed, attempts, locked_ms = await self._attempt(
+            client, (_, _, script) = self._bound_scripts()
+            allowed, attempts, locked_ms = await script(
                 keys=self._keys(key),
                 args=[max_attempts, _ms(window_seconds), _ms(lock_seconds), attempt_id],
+                client=client,
             )
         return AttemptState(bool(allowed), int(attempts), int(locked_ms) / 1000)
 

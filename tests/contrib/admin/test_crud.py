@@ -410,8 +410,8 @@ async def test_a_read_only_registration_has_no_write_pages(env: AdminEnv, new_cl
         assert "There is no such page in the admin." in response.text
     for action in ("delete", "activate", "deactivate"):
         bulk = await locked.post(GADGETS + "bulk", [("action", action), ("ids", str(row.id))])
-        assert bulk.status_code == 400
-        assert f"Unknown action &#39;{action}&#39;; actions here: none." in bulk.text
+        assert bulk.status_code == 404  # no bulk action is allowed: the page does not exist
+        assert "There is no such page in the admin." in bulk.text
     assert (await load(env, "read-only")) is not None
 
 

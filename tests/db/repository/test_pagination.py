@@ -113,6 +113,8 @@ async def test_a_custom_query_is_paginated_with_the_filters(session: AsyncSessio
     [
         "nope",
         "category",  # a relationship
+        "extra",  # JSON: PostgreSQL cannot sort on it
+        "-extra",
         "name; drop table repo_item",
         "name desc",
         "lower(name)",

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tempest.api.error_locale import localized_body
 from tempest.api.middleware.rate_limit.keys import (
     KeyFunc,
     _bounded,
@@ -152,14 +153,14 @@ class RateLimitMiddleware:
                     key, max_requests=self.max_requests, window_seconds=self.window_seconds
                 )
         except RateLimitUnavailableError:
-            await self._unavailable(send)
+            await self._unavailable(scope, send)
             return
         headers = [
             (b"ratelimit-policy", self._policy),
             (b"ratelimit", self._label % (result.remaining, math.ceil(result.reset_after))),
         ]
         if not result.allowed:
-            await self._refuse(send, result, headers)
+            await self._refuse(scope, send, result, headers)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -179,24 +180,31 @@ class RateLimitMiddleware:
         return closing_send
 
     async def _refuse(
-        self, send: Send, result: RateLimitResult, headers: list[tuple[bytes, bytes]]
+        self,
+        scope: Scope,
+        send: Send,
+        result: RateLimitResult,
+        headers: list[tuple[bytes, bytes]],
     ) -> None:
         wait = max(1, math.ceil(result.retry_after))
+        window = _seconds(self.window_seconds)
         body = _envelope(
-            f"Too many requests: at most {self.max_requests} per "
-            f"{_seconds(self.window_seconds)}. Retry after {wait} s.",
+            scope,
+            f"Too many requests: at most {self.max_requests} per {window}. Retry after {wait} s.",
             "RATE_LIMITED",
             {
                 "limit": self.max_requests,
                 "window_seconds": self.window_seconds,
                 "retry_after": wait,
             },
+            {"limit": self.max_requests, "window": window, "retry_after": wait},
         )
         await _send(send, 429, body, [*headers, (b"retry-after", b"%d" % wait)])
 
-    async def _unavailable(self, send: Send) -> None:
+    async def _unavailable(self, scope: Scope, send: Send) -> None:
         wait = max(1, math.ceil(getattr(self.store, "retry_seconds", 1)))
         body = _envelope(
+            scope,
             "The rate limiter's store cannot be reached and fails closed "
             "(RATE_LIMIT_FAIL_OPEN=False); try again in a moment.",
             "RATE_LIMIT_UNAVAILABLE",
@@ -209,12 +217,16 @@ def _seconds(value: float) -> str:
     return f"{int(value)} s" if value == int(value) else f"{value} s"
 
 
-def _envelope(detail: str, code: str, details: Mapping[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(
-        {"detail": detail, "code": code, "details": dict(details)}, separators=(",", ":")
-    ).encode()
+def _envelope(
+    scope: Scope,
+    detail: str,
+    code: str,
+    details: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The refusal's body in the request's language (the catalog key is the code)."""
+    envelope = {"detail": detail, "code": code, "details": dict(details)}
+    return localized_body(scope, envelope, code, params)
 
 
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -261,6 +273,9 @@ def _key_from_setting(settings: Any, trusted_proxies: Iterable[str] | None) -> K
             secret,
             str(getattr(settings, "JWT_ALGORITHM", "HS256")),
             issuer=getattr(settings, "JWT_ISSUER", None),
+            fallback_secrets=[
+                (old.secret, old.until) for old in getattr(settings, "JWT_SECRET_FALLBACKS", ())
+            ],
         )
         return key_by_jwt_subject(jwt, trusted_proxies=trusted_proxies)
     raise ImproperlyConfigured(

@@ -11,12 +11,13 @@ from tempest.contrib.admin.views.dashboard import DashboardViews
 from tempest.contrib.admin.views.export import ExportViews
 from tempest.contrib.admin.views.forms import FK_SELECT_LIMIT, FormViews
 from tempest.contrib.admin.views.lists import ListViews
+from tempest.contrib.admin.views.logs import LogViews
 from tempest.contrib.admin.views.signin import SignInViews
 
 __all__ = ["FK_SELECT_LIMIT", "AdminViews"]
 
 
-class AdminViews(SignInViews, DashboardViews, ListViews, ExportViews, FormViews):
+class AdminViews(SignInViews, DashboardViews, ListViews, ExportViews, FormViews, LogViews):
     """The admin's request handlers, bound to one site and auth backend.
 
     A handler that reads or writes takes the request's database session as its second

@@ -23,6 +23,7 @@ from tempest.contrib.admin.sessions import (
     SignedCookieSessionStore,
 )
 from tempest.contrib.admin.sites import AdminSite
+from tempest.contrib.admin.views.auditing import audit_value
 from tempest.contrib.admin.views.common import (
     NUL_MESSAGE,
     PAGE_HEADERS,
@@ -41,6 +42,7 @@ from tempest.db import Ordering
 from tempest.db.outage import is_database_unavailable
 from tempest.exceptions import ValidationException
 from tempest.utils.client_ip import IPNetwork
+from tempest.utils.context import Actor
 
 __all__ = ["ViewsBase"]
 
@@ -88,6 +90,7 @@ class ViewsBase:
         )
         self.templates.globals.update(site=site, prefix=self.prefix, models=list(site))
         self.templates.filters["cell"] = cell_text
+        self.templates.filters["audit_value"] = audit_value
         self.static = load_static(site)
         self.templates.globals["asset_version"] = self.static[1]
         self.models = {item.slug: self._prepare(item) for item in site}
@@ -111,13 +114,18 @@ class ViewsBase:
             except ValidationException:
                 continue
             sortable.add(name)
+        has_active = "is_active" in admin.columns
+        bulk_actions = (("delete",) if admin.can_delete else ()) + (
+            ("activate", "deactivate") if admin.can_edit and has_active else ()
+        )
         return ModelInfo(
             admin=admin,
             fields=fields,
             fk_targets=fk_targets,
             sortable=sortable,
             has_audit=hasattr(admin.model, "stamp_created_by") and "created_by" in admin.columns,
-            has_active="is_active" in admin.columns,
+            has_active=has_active,
+            bulk_actions=bulk_actions,
         )
 
     def _model(self, request: Request, need: str | None = None) -> ModelInfo:
@@ -132,6 +140,15 @@ class ViewsBase:
         if info is None or (need is not None and not getattr(info.admin, need)):
             raise Problem(404, "There is no such page in the admin.")
         return info
+
+    def _actor(self, visit: Visit) -> Actor:
+        """The signed-in operator as the actor of the audit trail."""
+        return Actor("user", self.backend.principal_id(visit.principal))
+
+    async def _principal_name(self, db_session: AsyncSession, principal_id: str) -> str:
+        """How pages name the operator with this id (the id, when it is no operator now)."""
+        principal = await self.backend.load_principal(db_session, principal_id)
+        return self.backend.display_name(principal) if principal is not None else principal_id
 
     def _list_query(self, info: ModelInfo, params: Mapping[str, str]) -> ListQuery:
         refuse_nul(params.items())

@@ -73,6 +73,7 @@ class ModelInfo:
     sortable: set[str]
     has_audit: bool
     has_active: bool
+    bulk_actions: tuple[str, ...] = ()  # the bulk actions allowed; none: no ticks, no menu
 
 
 async def read_form(request: Request) -> bytes:

@@ -14,9 +14,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from tempest.contrib.admin.formatting import integrity_message
 from tempest.contrib.admin.forms import FormField, display_value, parse_form
 from tempest.contrib.admin.queries import ListQuery, filtered_select, label_column
-from tempest.contrib.admin.views.base import ViewsBase
+from tempest.contrib.admin.views.auditing import (
+    acting,
+    audit_model_of,
+    change_entry,
+    history_entries,
+    load_history,
+)
 from tempest.contrib.admin.views.common import ModelInfo, Problem, Visit, primary_key, refuse_nul
-from tempest.db import atomic, escape_like
+from tempest.contrib.admin.views.files import FileViews
+from tempest.db import AuditAction, atomic, escape_like, snapshot_model
+from tempest.db.audit_rows import write_audit_rows
 
 __all__ = ["FK_SELECT_LIMIT", "FormViews"]
 
@@ -24,7 +32,7 @@ FK_SELECT_LIMIT = 100
 """A foreign key whose target has more rows than this gets a search box, not a select."""
 
 
-class FormViews(ViewsBase):
+class FormViews(FileViews):
     """Create, show, edit and delete one row of a model."""
 
     async def create_form(self, request: Request, db_session: AsyncSession) -> Response:
@@ -38,18 +46,22 @@ class FormViews(ViewsBase):
     async def create(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /m/{slug}/new``: validate and save a new row."""
         info = self._model(request, need="can_create")
-        form, session = await self._posted(request)
+        form, session, uploads = await self._posted_form(request, info)
         model = info.admin.model
         visit = await self._visit(request, db_session, session)
         values, errors = parse_form(info.fields, form)
         errors.update(_unpicked_searches(info, form, errors))
         errors.update(await self._check_targets(db_session, info, values, errors))
         instance = None
+        if not errors:  # files last: a form refused for another field stores none
+            stored, errors = await self._store_uploads(info, uploads, form, None, values)
         if not errors:
             instance = model(**values)
             if info.has_audit:
                 instance.stamp_created_by(self.backend.audit_id(visit.principal))
-            errors = await self._save(db_session, instance)
+            errors = await self._save(db_session, info, visit, instance, AuditAction.CREATE)
+            if errors:
+                await self._discard(stored)
         if errors:
             choices = await self._fk_choices(db_session, info, chosen=values)
             return self._form_page(visit, info, dict(form), errors, None, choices, 422)
@@ -59,12 +71,22 @@ class FormViews(ViewsBase):
         )
 
     async def detail(self, request: Request, db_session: AsyncSession) -> Response:
-        """``GET /m/{slug}/{identity}``: every column, and who created and changed the row."""
+        """``GET /m/{slug}/{identity}``: every column, who wrote the row, its latest changes.
+
+        The changes are shown when the audit trail is installed (``tempest.contrib.audit``).
+        """
         info = self._model(request)
         visit = await self._visit(request, db_session)
         instance = await self._instance(db_session, info, request)
         related = await self._related_labels(db_session, info, instance)
         audit = await self._audit(db_session, instance) if info.has_audit else {}
+        history = None
+        audit_model = audit_model_of(info)
+        if audit_model is not None:
+            rows = await load_history(db_session, audit_model, instance)
+            users = {row.actor_id for row in rows if row.actor_kind == "user" and row.actor_id}
+            names = {user: await self._principal_name(db_session, user) for user in users}
+            history = history_entries(rows, names)
         return self._render(
             "detail.html",
             visit.session,
@@ -74,6 +96,7 @@ class FormViews(ViewsBase):
             instance=instance,
             related=related,
             audit=audit,
+            history=history,
             fields=info.fields,
         )
 
@@ -91,19 +114,23 @@ class FormViews(ViewsBase):
     async def edit(self, request: Request, db_session: AsyncSession) -> Response:
         """``POST /m/{slug}/{identity}/edit``: validate and save the changes."""
         info = self._model(request, need="can_edit")
-        form, session = await self._posted(request)
+        form, session, uploads = await self._posted_form(request, info)
         visit = await self._visit(request, db_session, session)
         instance = await self._instance(db_session, info, request)
         values, errors = parse_form(info.fields, form)
         errors.update(_unpicked_searches(info, form, errors))
         errors.update(await self._check_targets(db_session, info, values, errors))
+        if not errors:  # files last: a form refused for another field stores none
+            stored, errors = await self._store_uploads(info, uploads, form, instance, values)
         if not errors:
-            for name, value in values.items():
-                setattr(instance, name, value)
-            if info.has_audit:
-                instance.stamp_updated_by(self.backend.audit_id(visit.principal))
-            errors = await self._save(db_session, instance)
+            changes = dict(values)
+            if info.has_audit:  # AuditMixin's stamp_updated_by, inside the transaction
+                changes["updated_by"] = self.backend.audit_id(visit.principal)
+            errors = await self._save(
+                db_session, info, visit, instance, AuditAction.UPDATE, changes
+            )
             if errors:  # rolled back: the row's attributes are expired, load them again
+                await self._discard(stored)
                 await db_session.refresh(instance)
         if errors:
             choices = await self._fk_choices(db_session, info, instance, chosen=values)
@@ -122,11 +149,19 @@ class FormViews(ViewsBase):
         """``POST /m/{slug}/{identity}/delete``: delete the row."""
         info = self._model(request, need="can_delete")
         _, session = await self._posted(request)
-        await self._visit(request, db_session, session)
+        visit = await self._visit(request, db_session, session)
         instance = await self._instance(db_session, info, request)
+        audit = audit_model_of(info)
+        actor = self._actor(visit)
         try:
-            async with atomic(db_session):
-                await db_session.delete(instance)
+            with acting(actor):
+                async with atomic(db_session):
+                    before = snapshot_model(instance) if audit is not None else {}
+                    await db_session.delete(instance)
+                    await db_session.flush()
+                    entry = change_entry(AuditAction.DELETE, instance, before, actor)
+                    if audit is not None and entry is not None:
+                        await write_audit_rows(db_session, audit, [entry])
         except IntegrityError:
             raise Problem(
                 409, "This row is still referenced by other rows; delete or change those first."
@@ -161,10 +196,33 @@ class FormViews(ViewsBase):
             )
         return instance
 
-    async def _save(self, db_session: AsyncSession, instance: Any) -> dict[str, str]:
+    async def _save(
+        self,
+        db_session: AsyncSession,
+        info: ModelInfo,
+        visit: Visit,
+        instance: Any,
+        action: AuditAction,
+        changes: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        """Apply ``changes`` to ``instance``, save it and its audit row in one transaction.
+
+        A broken constraint is a form error (returned) and saves neither.
+        """
+        audit = audit_model_of(info)
+        before = snapshot_model(instance) if audit is not None and changes is not None else {}
+        actor = self._actor(visit)
         try:
-            async with atomic(db_session):
-                db_session.add(instance)
+            with acting(actor):
+                async with atomic(db_session):
+                    for name, value in (changes or {}).items():
+                        setattr(instance, name, value)
+                    db_session.add(instance)
+                    if audit is not None:
+                        await db_session.flush()
+                        entry = change_entry(action, instance, before, actor)
+                        if entry is not None:
+                            await write_audit_rows(db_session, audit, [entry])
         except IntegrityError as error:
             await db_session.rollback()
             return {"__all__": integrity_message(error)}
@@ -250,10 +308,7 @@ class FormViews(ViewsBase):
         ids = {instance.created_by, instance.updated_by} - {None}
         names: dict[Any, str] = {}
         for principal_id in ids:
-            principal = await self.backend.load_principal(db_session, str(principal_id))
-            names[principal_id] = (
-                self.backend.display_name(principal) if principal else str(principal_id)
-            )
+            names[principal_id] = await self._principal_name(db_session, str(principal_id))
         return {
             "created_by": names.get(instance.created_by, "—"),
             "updated_by": names.get(instance.updated_by, "—"),

@@ -1,15 +1,16 @@
-"""The sign-in pages: ``/login``, ``/mfa``, ``/logout`` and ``/logout/all``."""
+"""The sign-in pages: ``/login``, ``/mfa``, ``/logout``, ``/logout/all`` and ``/oauth/...``."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from tempest.contrib.admin.backends import AdminAuthError
+from tempest.contrib.admin.backends import AdminAuthBackend, AdminAuthError, UserModelAuthBackend
 from tempest.contrib.admin.sessions import AdminSession, RevokedSessionsUnavailable
 from tempest.contrib.admin.views.base import ViewsBase
 from tempest.contrib.admin.views.common import STORE_DOWN, Problem
@@ -17,6 +18,9 @@ from tempest.contrib.auth.throttling import mfa_key
 from tempest.db import atomic
 from tempest.utils.client_ip import get_client_ip_from_scope
 from tempest.utils.throttle import ThrottleUnavailableError
+
+if TYPE_CHECKING:
+    from tempest.contrib.auth.oauth_flow import OAuthSignIn
 
 __all__ = ["SignInViews"]
 
@@ -161,3 +165,106 @@ class SignInViews(ViewsBase):
         response = RedirectResponse(f"{self.prefix}/login", 303)
         self.store.clear(response)
         return self._secure(response)
+
+    # -- sign-in with an OAuth / OpenID Connect provider (AUTH_OAUTH_PROVIDERS) --------------
+
+    def _render(
+        self, template: str, session: AdminSession, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        if template == "login.html":  # a button per provider under the password form
+            context.setdefault("oauth_providers", _oauth_buttons(self.backend))
+        return super()._render(template, session, status, **context)
+
+    def _oauth_callback_url(self, name: str) -> str:
+        from tempest.conf import settings, site_url
+
+        return f"{site_url(settings)}{self.prefix}/oauth/{name}/callback"
+
+    async def oauth_start(self, request: Request) -> Response:
+        """``GET /oauth/{provider}/start``: off to the provider, with a pending sign-in."""
+        from tempest.exceptions import AppException
+
+        name = request.path_params["provider"]
+        flow = _oauth_flow(self.backend, name)
+        session = self.store.load(request) or AdminSession.anonymous()
+        try:
+            response = await flow.redirect(
+                name,
+                callback_url=self._oauth_callback_url(name),
+                next=self._next(request.query_params.get("next")),
+            )
+        except AppException as error:
+            return self._render("login.html", session, error.status_code, error=error.message)
+        return self._secure(response)
+
+    async def oauth_callback(self, request: Request, db_session: AsyncSession) -> Response:
+        """``GET /oauth/{provider}/callback``: a session for a linked, active admin.
+
+        Only existing accounts sign in here (none is created); a first sign-in links the
+        account whose email the provider verified, as the API does.
+        """
+        from tempest.contrib.auth.oauth_linking import user_for_identity
+        from tempest.contrib.auth.service import UserAuthService
+        from tempest.exceptions import AppException
+
+        name = request.path_params["provider"]
+        flow = _oauth_flow(self.backend, name)
+        callback_url = self._oauth_callback_url(name)
+        session = self.store.load(request) or AdminSession.anonymous()
+        try:
+            identity, pending = await flow.identity(request, name, callback_url=callback_url)
+            service = UserAuthService(user_model=self.backend.user_model)  # type: ignore[attr-defined]
+            user = await user_for_identity(service, db_session, identity, create=False)
+        except AppException as error:
+            response: Response = self._render(
+                "login.html", session, error.status_code, error=error.message
+            )
+            flow.forget(response, callback_url=callback_url)
+            return response
+        principal = await self.backend.load_principal(db_session, str(user.id))
+        if principal is None:
+            message = "This account may not use the admin."
+            response = self._render("login.html", session, 403, error=message)
+            flow.forget(response, callback_url=callback_url)
+            return response
+        target = self._next(pending.next)
+        pid = self.backend.principal_id(principal)
+        version = self.backend.session_version(principal)
+        if self.backend.requires_mfa(principal):
+            new = AdminSession.signed_in(pid, mfa_pending=True, version=version)
+            response = RedirectResponse(f"{self.prefix}/mfa?{urlencode({'next': target})}", 303)
+        else:
+            async with atomic(db_session):
+                await self.backend.on_login(db_session, principal)
+            new = AdminSession.signed_in(pid, version=version)
+            response = RedirectResponse(target, 303)
+        self.store.save(response, new)
+        flow.forget(response, callback_url=callback_url)
+        return self._secure(response)
+
+
+def _oauth_buttons(backend: AdminAuthBackend) -> list[tuple[str, str]]:
+    """(name, title) of each provider, when the backend signs in rows of the user model."""
+    from tempest.conf import settings
+
+    if not isinstance(backend, UserModelAuthBackend):
+        return []
+    from tempest.contrib.auth.oauth_flow import configured_providers
+    from tempest.exceptions import ImproperlyConfigured
+
+    try:
+        providers = configured_providers(settings)
+    except ImproperlyConfigured:  # an admin mounted without project settings
+        return []
+    return [(name, provider.title) for name, provider in providers.items()]
+
+
+def _oauth_flow(backend: AdminAuthBackend, name: str) -> OAuthSignIn:
+    """The sign-in flow for provider ``name``; a 404 page for an unknown one."""
+    from tempest.conf import settings
+    from tempest.contrib.auth.oauth_flow import OAuthSignIn
+
+    flow = OAuthSignIn(settings)
+    if name not in dict(_oauth_buttons(backend)):
+        raise Problem(404, "There is no such page in the admin.")
+    return flow

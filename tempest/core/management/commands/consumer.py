@@ -19,6 +19,7 @@ async def command() -> None:
     """
     from tempest.conf import settings
     from tempest.conf.masking import mask_url
+    from tempest.core.logging import configure_logging_from_settings
     from tempest.exceptions.framework import ImproperlyConfigured
     from tempest.queue.project import (
         connect_or_explain,
@@ -36,7 +37,12 @@ async def command() -> None:
             "No subscribers to run: no installed app has a subscribers.py. Declare handlers "
             "in <app>/subscribers.py on `router = RabbitRouter()` with @router.subscriber(...)."
         )
+    from tempest.core.tracing import flush_tracing, setup_tracing_from_settings
+
+    setup_tracing_from_settings()  # TRACING_ENABLED: handlers continue the publisher's trace
     manager = get_consumer()
+    # After the broker is built: FastStream's loggers exist now and are routed too.
+    configure_logging_from_settings()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -54,6 +60,7 @@ async def command() -> None:
         await stop.wait()
         echo("Stopping: finishing the messages in progress...")
         await stop_queue()
+        flush_tracing()
         echo("Stopped.")
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -13,6 +13,7 @@ from tempest.core.management.base import echo, get_context
 from tempest.core.management.load_failed import LoadFailedApplication
 from tempest.core.management.serving import (
     asgi_application_path,
+    configure_server_logging,
     ensure_port_free,
     parse_addrport,
     run_checks_before_serving,
@@ -64,6 +65,7 @@ def command(addrport: str | None, noreload: bool, skip_checks: bool) -> None:
     project_dir = str(Path.cwd())
     # The app serves every installed app's static/ folder at STATIC_URL (Django's way).
     os.environ[STATIC_MODE_VARIABLE] = "apps"
+    configure_server_logging()
     if noreload:
         uvicorn.run(
             asgi_application_path(),
@@ -72,6 +74,7 @@ def command(addrport: str | None, noreload: bool, skip_checks: bool) -> None:
             reload=False,
             app_dir=project_dir,
             log_level=uvicorn_log_level(),
+            log_config=None,  # configure_server_logging's handlers, not uvicorn's own
             forwarded_allow_ips=list(settings.TRUSTED_PROXIES),
         )
         return
@@ -89,6 +92,7 @@ def command(addrport: str | None, noreload: bool, skip_checks: bool) -> None:
         reload_includes=list(RELOAD_INCLUDES),
         app_dir=project_dir,
         log_level=uvicorn_log_level(),
+        log_config=None,  # configure_server_logging's handlers, not uvicorn's own
         # Not uvicorn's default (any 127.0.0.1 peer may rewrite the client): TRUSTED_PROXIES.
         forwarded_allow_ips=list(settings.TRUSTED_PROXIES),
     )
@@ -112,6 +116,7 @@ def load_application() -> Any:
         return import_from_string(path)
     except Exception as error:  # whatever the project's code raises while importing
         fallback = LoadFailedApplication(error, debug=_debug(), project_dir=Path.cwd())
+        _configure_logging_anyway()
         logger.error(
             "The application %s failed to load; every request is answered 500 until "
             "%s is fixed and saved.",
@@ -120,6 +125,16 @@ def load_application() -> Any:
             exc_info=error,
         )
         return fallback
+
+
+def _configure_logging_anyway() -> None:
+    """The app did not load (and so did not set logging up): do it here, as best we can."""
+    from tempest.core.logging import configure_logging, configure_logging_from_settings
+
+    try:
+        configure_logging_from_settings()
+    except Exception:  # the settings themselves are what fails to load
+        configure_logging()
 
 
 def _debug() -> bool:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import click
 
 from tempest.core.management.base import echo
 from tempest.core.management.serving import (
     asgi_application_path,
+    configure_server_logging,
     ensure_port_free,
     run_checks_before_serving,
     uvicorn_log_level,
@@ -52,6 +55,19 @@ def command(workers: int, host: str | None, port: int | None, skip_checks: bool)
     echo(f"Serving on http://{host}:{port}/ with {workers} worker(s).")
     # The workers' apps serve STATIC_ROOT at STATIC_URL when it is set (collectstatic).
     os.environ[STATIC_MODE_VARIABLE] = "root"
+    # METRICS_ENABLED: the workers' metric files go to one directory, summed per scrape.
+    from tempest.api.prometheus.project import serve_multiprocess_dir
+
+    metrics_dir, temporary = serve_multiprocess_dir(settings, workers)
+    try:
+        _run(uvicorn, host, port, workers, settings)
+    finally:
+        if temporary and metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run(uvicorn: Any, host: str, port: int, workers: int, settings: Any) -> None:
+    configure_server_logging()
     uvicorn.run(
         asgi_application_path(),
         host=host,
@@ -60,6 +76,7 @@ def command(workers: int, host: str | None, port: int | None, skip_checks: bool)
         reload=False,
         app_dir=str(Path.cwd()),
         log_level=uvicorn_log_level(),
+        log_config=None,  # configure_server_logging's handlers, not uvicorn's own
         proxy_headers=True,
         # After SIGTERM (and GracefulShutdownMiddleware's drain), requests in flight get
         # this long to finish before uvicorn cancels them; None would wait forever.

@@ -63,8 +63,12 @@ def command(
     from taskiq.cli.worker.args import WorkerArgs
     from taskiq.cli.worker.run import run_worker
 
+    from tempest.core.logging import configure_logging_from_settings
     from tempest.tasks.worker import QUEUE_ENVIRONMENT_VARIABLE
 
+    # Ours, not TaskIQ's basicConfig: LOG_JSON, LOG_DIR (each worker process sets it up
+    # again in worker_broker()).
+    configure_logging_from_settings()
     shown_url = shared_broker_url("worker")
     tasks = discovered_tasks()
     check_reachable(project_broker(queue), shown_url)
@@ -81,6 +85,7 @@ def command(
         wait_tasks_timeout=grace_period,
         ack_type=AcknowledgeType.WHEN_SAVED,
         log_level=LogLevel[log_level.upper()],
+        configure_logging=False,
     )
     status = run_worker(args)
     if status not in (None, 0):
