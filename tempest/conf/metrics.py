@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 
 from tempest.conf.mixins import BaseAppSettings
+from tempest.conf.networks import validate_networks
 
 __all__ = ["MetricsSettings"]
 
@@ -56,13 +57,4 @@ class MetricsSettings(BaseAppSettings):
     @field_validator("METRICS_ALLOWED_NETWORKS")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{entry!r} is not a network: use CIDRs like '10.0.0.0/8' or '::1/128'"
-                ) from None
-        return value
+        return validate_networks(value)

@@ -20,6 +20,7 @@ from tempest.conf.masking import (
     mask_validation_error,
     secret_setting_names,
 )
+from tempest.conf.networks import validate_networks
 from tempest.conf.shared_state import check_shared_state_url
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -109,16 +110,7 @@ class ServerSettings(BaseAppSettings):
     @field_validator("TRUSTED_PROXIES")
     @classmethod
     def _proxy_networks(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{entry!r} is not a network: use CIDRs like '10.0.0.0/8' or '::1/128'"
-                ) from None
-        return value
+        return validate_networks(value)
 
     SITE_URL: str = Field(
         default="",

@@ -2,7 +2,8 @@
 
 The bytes live in the project's default storage (``get_default_storage()``: the folder
 ``UPLOAD_DIR``, or an S3 bucket); the row keeps a small JSON document with the
-file's key, client name, size, type and SHA-256. The column knows its checks (allowed
+file's key, client name, size, type and, for a ``FileField(checksum=True)``, SHA-256. The
+column knows its checks (allowed
 types, largest size, folder), so every upload into it is checked the same way, by the API
 and by the admin::
 
@@ -53,14 +54,15 @@ class StoredFile:
         name: The client's file name, sanitized (None when there was none).
         size: Its length in bytes.
         content_type: Its MIME type, sniffed from its bytes when it was uploaded.
-        sha256: The hex SHA-256 of its bytes.
+        sha256: The hex SHA-256 of its bytes when its column has ``checksum=True``,
+            else None.
     """
 
     key: str
     name: str | None = None
     size: int = 0
     content_type: str = "application/octet-stream"
-    sha256: str = ""
+    sha256: str | None = None
 
     def __str__(self) -> str:
         return self.key
@@ -96,13 +98,15 @@ class StoredFile:
         name = data.get("name")
         size = data.get("size", 0)
         content_type = data.get("content_type") or "application/octet-stream"
-        sha256 = data.get("sha256") or ""
+        sha256 = data.get("sha256") or None
         if name is not None and not isinstance(name, str):
             raise ValueError("a stored file's 'name' must be text or null")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise ValueError("a stored file's 'size' must be a whole number of bytes")
-        if not isinstance(content_type, str) or not isinstance(sha256, str):
-            raise ValueError("a stored file's 'content_type' and 'sha256' must be text")
+        if not isinstance(content_type, str):
+            raise ValueError("a stored file's 'content_type' must be text")
+        if sha256 is not None and not isinstance(sha256, str):
+            raise ValueError("a stored file's 'sha256' must be text or null")
         return cls(key, name, size, content_type, sha256)
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +188,8 @@ class FileField(TypeDecorator[StoredFile]):
         allowed_extensions: Extensions of the client's file name accepted (no dot).
         max_size: Largest file in bytes; default the ``UPLOAD_MAX_SIZE_BYTES`` setting
             (10 MiB).
+        checksum: Compute and keep each file's SHA-256 (``StoredFile.sha256``); off by
+            default, as the digest costs more than storing the bytes.
     """
 
     impl = JSON
@@ -196,6 +202,7 @@ class FileField(TypeDecorator[StoredFile]):
         allowed_types: Iterable[str] | None = None,
         allowed_extensions: Iterable[str] | None = None,
         max_size: int | None = None,
+        checksum: bool = False,
     ) -> None:
         """Describe the column's files (see the class docstring)."""
         from tempest.utils.filenames import validate_key
@@ -212,6 +219,7 @@ class FileField(TypeDecorator[StoredFile]):
             item.strip().lower().lstrip(".") for item in allowed_extensions or ()
         )
         self.max_size = max_size
+        self.checksum = checksum
 
     @property
     def python_type(self) -> type[StoredFile]:
@@ -277,6 +285,7 @@ class FileField(TypeDecorator[StoredFile]):
             allowed_extensions=self.allowed_extensions or None,
             allowed_mimetypes=self.allowed_types or None,
             verify_magic_bytes=bool(self.allowed_types),
+            checksum=self.checksum,
         )
 
     async def save(self, file: Any, *, storage: UploadStorage | None = None) -> StoredFile:
@@ -311,6 +320,7 @@ class ImageField(FileField):
         allowed_types: Iterable[str] | None = None,
         allowed_extensions: Iterable[str] | None = None,
         max_size: int | None = None,
+        checksum: bool = False,
     ) -> None:
         """Describe the column's images (see :class:`FileField`)."""
         super().__init__(
@@ -318,6 +328,7 @@ class ImageField(FileField):
             allowed_types=allowed_types or IMAGE_TYPES,
             allowed_extensions=allowed_extensions,
             max_size=max_size,
+            checksum=checksum,
         )
 
 

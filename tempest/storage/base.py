@@ -12,6 +12,7 @@ backends implement the same methods, so :class:`~tempest.utils.uploads.UploadUti
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from abc import ABC, abstractmethod
@@ -53,7 +54,8 @@ class UploadResult:
     Attributes:
         key: The storage key (``subdir/name.ext``), relative to the storage's root.
         size: Its length in bytes.
-        sha256: The hex SHA-256 digest of its bytes.
+        sha256: The hex SHA-256 digest of its bytes when it was asked for
+            (``checksum=True``), else None: hashing costs more than storing the bytes.
         content_type: Its MIME type (sniffed from its bytes when an upload saved it).
         filename: The client's file name, sanitized (None when there was none).
         etag: The backend's entity tag, when it reports one.
@@ -61,7 +63,7 @@ class UploadResult:
 
     key: str
     size: int
-    sha256: str
+    sha256: str | None
     content_type: str
     filename: str | None = None
     etag: str | None = None
@@ -141,6 +143,7 @@ class UploadStorage(ABC):
         content_type: str = "application/octet-stream",
         overwrite: bool = False,
         filename: str | None = None,
+        checksum: bool = False,
     ) -> UploadResult:
         """Store ``content`` under ``key``, streaming it chunk by chunk.
 
@@ -151,9 +154,11 @@ class UploadStorage(ABC):
             overwrite: Replace an existing key atomically; otherwise an existing key
                 raises :class:`~tempest.exceptions.ConflictException` (409) and is kept.
             filename: The client's sanitized file name, echoed in the result.
+            checksum: Compute the SHA-256 of the bytes on the way (``result.sha256``);
+                off by default, since the digest costs more than the copy.
 
         Returns:
-            The stored file's key, size and SHA-256.
+            The stored file's key, size and (with ``checksum``) SHA-256.
         """
 
     async def save_file(
@@ -164,6 +169,7 @@ class UploadStorage(ABC):
         content_type: str = "application/octet-stream",
         overwrite: bool = False,
         filename: str | None = None,
+        checksum: bool = False,
         sha256: str | None = None,
     ) -> UploadResult:
         """Store the local file at ``path`` under ``key`` (the file is consumed).
@@ -177,18 +183,25 @@ class UploadStorage(ABC):
             content_type: Its MIME type.
             overwrite: See :meth:`save`.
             filename: See :meth:`save`.
-            sha256: Its digest, when the caller computed it already.
+            checksum: See :meth:`save` (not recomputed when ``sha256`` is given).
+            sha256: Its digest, when the caller computed it already (echoed in the
+                result).
 
         Returns:
-            The stored file's key, size and SHA-256.
+            The stored file's key, size and SHA-256 (None unless ``checksum`` or
+            ``sha256``).
         """
-        return await self.save(
+        # ``checksum`` only when needed: a storage written before it existed keeps working.
+        extra = {"checksum": True} if checksum and sha256 is None else {}
+        result = await self.save(
             key,
             _file_chunks(path),
             content_type=content_type,
             overwrite=overwrite,
             filename=filename,
+            **extra,
         )
+        return result if sha256 is None else dataclasses.replace(result, sha256=sha256)
 
     def staging_dir(self) -> Path | None:
         """A folder for spooling uploads so that :meth:`save_file` can move them.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import mimetypes
 import os
 import stat as stat_module
@@ -214,10 +215,11 @@ class LocalUploadStorage(UploadStorage):
         content_type: str = "application/octet-stream",
         overwrite: bool = False,
         filename: str | None = None,
+        checksum: bool = False,
     ) -> UploadResult:
         """Store ``content`` under ``key`` (see :meth:`UploadStorage.save`)."""
         self.path(key)
-        staged = await stage(_as_chunks(content), self.staging_dir())
+        staged = await stage(_as_chunks(content), self.staging_dir(), checksum=checksum)
         try:
             await anyio.to_thread.run_sync(self._commit, staged.path, key, overwrite)
         finally:
@@ -232,14 +234,27 @@ class LocalUploadStorage(UploadStorage):
         content_type: str = "application/octet-stream",
         overwrite: bool = False,
         filename: str | None = None,
+        checksum: bool = False,
         sha256: str | None = None,
     ) -> UploadResult:
-        """Move the file at ``path`` to ``key`` (a rename when on the same file system)."""
+        """Move the file at ``path`` to ``key`` (a rename when on the same file system).
+
+        A file outside the staging folder is copied through :meth:`save` instead. With
+        ``checksum`` and no ``sha256`` the file is read once to hash it.
+        """
         self.path(key)
-        if sha256 is None or Path(path).parent != self.staging_dir():
+        if Path(path).parent != self.staging_dir():
             return await super().save_file(
-                key, path, content_type=content_type, overwrite=overwrite, filename=filename
+                key,
+                path,
+                content_type=content_type,
+                overwrite=overwrite,
+                filename=filename,
+                checksum=checksum,
+                sha256=sha256,
             )
+        if checksum and sha256 is None:
+            sha256 = await anyio.to_thread.run_sync(_file_sha256, Path(path))
         size = (await anyio.to_thread.run_sync(os.stat, path)).st_size
         await anyio.to_thread.run_sync(self._commit, Path(path), key, overwrite)
         return UploadResult(key, size, sha256, content_type, filename)
@@ -268,6 +283,11 @@ class LocalUploadStorage(UploadStorage):
     async def delete(self, key: str) -> bool:
         """Remove ``key``; False when absent (or unsafe, or not a regular file)."""
         return await anyio.to_thread.run_sync(self._delete, key)
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 async def _as_chunks(content: AsyncIterable[bytes] | bytes) -> AsyncIterator[bytes]:

@@ -386,6 +386,7 @@ class AsyncMinIOClient:
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
         if_none_match: bool = False,
+        checksum: bool = False,
     ) -> UploadResult:
         """Store ``data`` under ``key``, streaming it; multipart when it is large.
 
@@ -400,14 +401,22 @@ class AsyncMinIOClient:
             metadata: User metadata (see :func:`check_metadata`).
             if_none_match: Fail with a 412 :class:`S3Error` if ``key`` exists
                 (``If-None-Match: *``, a conditional write without a race).
+            checksum: Return the SHA-256 of the whole object (each part is signed with
+                its own SHA-256 either way).
 
         Returns:
-            Key, size, SHA-256 and ETag of the stored object.
+            Key, size, SHA-256 (None without ``checksum``) and ETag of the stored object.
         """
         object_name = self.object_key(key)
         headers = {"content-type": content_type, **check_metadata(metadata)}
         return await upload(
-            self, key, object_name, data, headers=headers, if_none_match=if_none_match
+            self,
+            key,
+            object_name,
+            data,
+            headers=headers,
+            if_none_match=if_none_match,
+            checksum=checksum,
         )
 
     async def stat_object(self, key: str) -> ObjectStat:

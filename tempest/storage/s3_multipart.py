@@ -2,10 +2,11 @@
 
 Chunks are buffered until a part is full (:attr:`AsyncMinIOClient.part_size
 <tempest.storage.s3_client.AsyncMinIOClient.part_size>`), so memory stays at about one
-part whatever the size of the upload. Each part is signed with its own SHA-256 (the
-server checks it), and the whole upload's SHA-256 is computed on the way. A multipart
-upload that fails or is cancelled at any point is aborted, so no orphan parts are left
-to be billed.
+part whatever the size of the upload. Each part is signed with its own SHA-256 (SigV4's
+payload hash: the server checks it). The whole upload's SHA-256 is computed only when
+asked for (``checksum=True``): a single ``PUT`` reuses its payload hash, a multipart
+upload hashes its bytes a second time. A multipart upload that fails or is cancelled at
+any point is aborted, so no orphan parts are left to be billed.
 """
 
 from __future__ import annotations
@@ -133,6 +134,12 @@ class _Upload:
             )
 
 
+def _feed(hasher: hashlib._Hash | None, chunks: list[bytes]) -> None:
+    if hasher is not None:
+        for chunk in chunks:
+            hasher.update(chunk)
+
+
 async def upload(
     client: S3Requester,
     key: str,
@@ -141,6 +148,7 @@ async def upload(
     *,
     headers: Mapping[str, str],
     if_none_match: bool,
+    checksum: bool = False,
 ) -> UploadResult:
     """Stream ``data`` to ``object_name``: see :meth:`AsyncMinIOClient.put_object`.
 
@@ -151,12 +159,13 @@ async def upload(
         data: The bytes or an async iterable of chunks.
         headers: ``content-type`` and ``x-amz-meta-*`` headers.
         if_none_match: Write only if the object does not exist.
+        checksum: Also return the SHA-256 of the whole object.
 
     Returns:
-        Key, size, SHA-256, content type and ETag.
+        Key, size, SHA-256 (None without ``checksum``), content type and ETag.
     """
     condition = {"if-none-match": "*"} if if_none_match else {}
-    whole = hashlib.sha256()
+    whole = hashlib.sha256() if checksum else None
     part = hashlib.sha256()
     buffered: list[bytes] = []
     buffered_size = size = 0
@@ -165,7 +174,6 @@ async def upload(
         async for chunk in _chunks(data):
             if not chunk:
                 continue
-            whole.update(chunk)
             part.update(chunk)
             buffered.append(chunk)
             buffered_size += len(chunk)
@@ -174,6 +182,7 @@ async def upload(
                 if multipart is None:
                     multipart = _Upload(client, object_name)
                     await multipart.begin(headers)
+                _feed(whole, buffered)
                 await multipart.part(buffered, buffered_size, part.hexdigest())
                 buffered, buffered_size, part = [], 0, hashlib.sha256()
         if multipart is None:
@@ -186,7 +195,10 @@ async def upload(
                 payload_hash=part.hexdigest(),
             )
             etag = response.headers.get("etag", "")
+            digest = part.hexdigest() if checksum else None  # one part: the whole object
         else:
+            _feed(whole, buffered)
+            digest = whole.hexdigest() if whole is not None else None
             if buffered_size:
                 await multipart.part(buffered, buffered_size, part.hexdigest())
             buffered = []
@@ -200,7 +212,7 @@ async def upload(
     return UploadResult(
         key=key,
         size=size,
-        sha256=whole.hexdigest(),
+        sha256=digest,
         content_type=headers.get("content-type", "application/octet-stream"),
         etag=etag.strip() or None,
     )

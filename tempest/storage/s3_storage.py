@@ -82,6 +82,7 @@ class MinIOUploadStorage(UploadStorage):
         content_type: str = "application/octet-stream",
         overwrite: bool = False,
         filename: str | None = None,
+        checksum: bool = False,
     ) -> UploadResult:
         """Stream ``content`` to ``key`` (see :meth:`UploadStorage.save`).
 
@@ -101,6 +102,7 @@ class MinIOUploadStorage(UploadStorage):
                 content_type=content_type,
                 metadata=metadata,
                 if_none_match=not overwrite,
+                checksum=checksum,
             )
         except S3Error as error:
             if error.status == 412:

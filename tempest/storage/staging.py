@@ -1,10 +1,11 @@
-"""Spooling a stream of chunks to a file on disk: counted, hashed, size-limited.
+"""Spooling a stream of chunks to a file on disk: counted, size-limited, hashed on request.
 
 Uploads are never held in memory: :func:`stage` writes the chunks to a fresh file
-(``O_EXCL``, a random name) in a staging folder while it counts the bytes, computes the
-SHA-256 and keeps the first :data:`~tempest.utils.sniffing.HEAD_SIZE` bytes for sniffing.
-Past ``max_size`` it stops reading at once, deletes the file and raises. Writes are
-batched (1 MiB) and run in a worker thread, hashing included, so the event loop never
+(``O_EXCL``, a random name) in a staging folder while it counts the bytes, keeps the
+first :data:`~tempest.utils.sniffing.HEAD_SIZE` bytes for sniffing and, with
+``checksum=True``, computes the SHA-256 (which costs more than the write itself, so it is
+opt-in). Past ``max_size`` it stops reading at once, deletes the file and raises. Writes
+are batched (1 MiB) and run in a worker thread, hashing included, so the event loop never
 blocks on the disk.
 """
 
@@ -37,13 +38,13 @@ class StagedFile:
     Attributes:
         path: The file (the caller moves or deletes it).
         size: Its length in bytes.
-        sha256: The hex SHA-256 of its bytes.
+        sha256: The hex SHA-256 of its bytes (None unless staged with ``checksum``).
         head: Its first bytes, for sniffing.
     """
 
     path: Path
     size: int
-    sha256: str
+    sha256: str | None
     head: bytes
 
     def discard(self) -> None:
@@ -56,7 +57,7 @@ def _unlink_quietly(path: Path) -> None:
         os.unlink(path)
 
 
-def _write_all(fd: int, data: bytearray) -> None:
+def _write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -92,6 +93,7 @@ async def stage(
     *,
     max_size: int | None = None,
     too_large: Callable[[int], Exception] | None = None,
+    checksum: bool = False,
 ) -> StagedFile:
     """Spool ``chunks`` to a new file in ``directory``.
 
@@ -101,6 +103,7 @@ async def stage(
         max_size: Largest accepted size in bytes; None: no limit.
         too_large: Builds the exception raised past ``max_size`` (given the limit);
             defaults to :class:`ValueError`.
+        checksum: Compute the SHA-256 of the bytes (``StagedFile.sha256``).
 
     Returns:
         The staged file.
@@ -111,20 +114,21 @@ async def stage(
     """
     target = directory if directory is not None else Path(tempfile.gettempdir())
     fd, path = await anyio.to_thread.run_sync(_create, target)
-    hasher = hashlib.sha256()
+    hasher = hashlib.sha256() if checksum else None
     head = bytearray()
     pending = bytearray()
     size = 0
-    # One batch is hashed and written (in parallel, in two threads) while the next one is
-    # received: the SHA-256 costs no more wall time than the disk write.
+    # One batch is written (and hashed, in parallel in a second thread) while the next one
+    # is received: the write overlaps the receiving, the SHA-256 overlaps the write.
     in_flight: list[Future[None]] = []
 
-    async def flush(batch: bytearray) -> None:
+    async def flush(batch: bytes | bytearray) -> None:
         for running in in_flight:
             await asyncio.wrap_future(running)  # re-raises a write error
         in_flight.clear()
         pool = _executor()
-        in_flight.append(pool.submit(hasher.update, batch))
+        if hasher is not None:
+            in_flight.append(pool.submit(hasher.update, batch))
         in_flight.append(pool.submit(_write_all, fd, batch))
 
     try:
@@ -137,6 +141,9 @@ async def stage(
                     raise (too_large or _default_too_large)(max_size)
                 if len(head) < HEAD_SIZE:
                     head += chunk[: HEAD_SIZE - len(head)]
+                if not pending and len(chunk) >= _BATCH and isinstance(chunk, bytes):
+                    await flush(chunk)  # a whole batch already: written as is, no copy
+                    continue
                 pending += chunk
                 if len(pending) >= _BATCH:
                     await flush(pending)
@@ -150,7 +157,8 @@ async def stage(
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_unlink_quietly, path)
         raise
-    return StagedFile(path=path, size=size, sha256=hasher.hexdigest(), head=bytes(head))
+    digest = hasher.hexdigest() if hasher is not None else None
+    return StagedFile(path=path, size=size, sha256=digest, head=bytes(head))
 
 
 def _default_too_large(limit: int) -> Exception:

@@ -1,7 +1,8 @@
 """``UploadUtils``: receive a file, check it and store it, never holding it in memory.
 
 An upload (a FastAPI ``UploadFile``, the raw body of a ``Request``, bytes or any async
-iterable of chunks) is spooled to disk while it is counted and hashed: past
+iterable of chunks) is spooled to disk while it is counted (and, with ``checksum=True``,
+SHA-256 hashed): past
 ``max_size_bytes`` the rest is not read and :class:`~tempest.exceptions.FileTooLargeException`
 (413) is raised; a declared size (``UploadFile.size``, the ``Content-Length`` header) over
 the limit is refused before any byte is read. Then the file's own bytes decide what it is
@@ -104,6 +105,7 @@ class UploadUtils:
         verify_magic_bytes: bool = False,
         block_active_content: bool = True,
         allow_empty: bool = False,
+        checksum: bool = False,
     ) -> None:
         """Configure the checks.
 
@@ -121,6 +123,9 @@ class UploadUtils:
             block_active_content: Refuse HTML, SVG with script, executables, scripts and
                 markup hidden in binaries (and their extensions) unless allowed explicitly.
             allow_empty: Accept zero-byte files (otherwise 422 ``EMPTY_FILE``).
+            checksum: Compute each file's SHA-256 while it is received
+                (``UploadResult.sha256``; None otherwise). Off by default: the digest
+                costs more than storing the bytes (it roughly halves local throughput).
         """
         if max_size_bytes < 1:
             raise ValueError("max_size_bytes must be at least 1")
@@ -131,6 +136,7 @@ class UploadUtils:
         self.verify_magic_bytes = verify_magic_bytes
         self.block_active_content = block_active_content
         self.allow_empty = allow_empty
+        self.checksum = checksum
 
     # -- checks that need no byte of the file ----------------------------------------
 
@@ -276,7 +282,8 @@ class UploadUtils:
             overwrite: Replace an existing file (default: only with ``filename``).
 
         Returns:
-            The stored file's key (``str(result)``), size, SHA-256 and sniffed type.
+            The stored file's key (``str(result)``), size, sniffed type and, with
+            ``checksum=True``, SHA-256.
 
         Raises:
             FileTooLargeException: Over ``max_size_bytes`` (413, ``FILE_TOO_LARGE``).
@@ -307,6 +314,7 @@ class UploadUtils:
             self.storage.staging_dir(),
             max_size=self.max_size_bytes,
             too_large=self.too_large,
+            checksum=self.checksum,
         )
         try:
             mime = await self._check_bytes(staged, extension, content_validator)
@@ -320,6 +328,7 @@ class UploadUtils:
                 content_type=mime,
                 overwrite=bool(filename) if overwrite is None else overwrite,
                 filename=safe_name,
+                checksum=self.checksum,
                 sha256=staged.sha256,
             )
         finally:

@@ -8,6 +8,7 @@ Across workers and with a real Prometheus: tests/api/test_prometheus_scrape.py.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import subprocess
@@ -216,6 +217,25 @@ async def test_the_in_flight_gauge_counts_requests_being_answered() -> None:
     await asyncio.gather(*(call(app, "/slow") for _ in range(5)))
     assert max(value or 0 for value in seen) == 5
     assert registry.get_sample_value("t_http_requests_in_progress", {"method": "GET"}) == 0
+
+
+async def test_each_new_registry_gets_its_own_families() -> None:
+    # Registries made and dropped one after another often get the same id(): families
+    # must follow the registry object, never its id.
+    for _ in range(30):
+        registry = CollectorRegistry()
+        app = FastAPI()
+
+        @app.get("/one")
+        async def one() -> None:
+            return None
+
+        app.add_middleware(PrometheusMiddleware, registry=registry, namespace="t")
+        await call(app, "/one")
+        labels = {"method": "GET", "route": "/one", "status": "200"}
+        assert registry.get_sample_value("t_http_requests_total", labels) == 1
+        del registry, app
+        gc.collect()
 
 
 def scrape_app(**options: Any) -> FastAPI:

@@ -15,7 +15,6 @@ The default run covers "none" and "all"; ``TEMPEST_FULL_MATRIX=1`` adds the othe
 from __future__ import annotations
 
 import os
-import subprocess
 import tomllib
 import zipfile
 from pathlib import Path
@@ -49,27 +48,12 @@ def _cases() -> list[object]:
 
 
 @pytest.fixture(scope="session")
-def matrix_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def matrix_venv(tmp_path_factory: pytest.TempPathFactory, built_wheel: Path) -> Path:
     """A fresh venv with the wheel (every service extra) and a project's dev tools."""
     root = tmp_path_factory.mktemp("matrix")
-    dist, venv = root / "dist", root / "venv"
-    building = subprocess.Popen(
-        [PYTHON, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=clean_env(),
-    )
-    try:
-        made = run([PYTHON, "-m", "venv", str(venv)], root)
-        built_output, _ = building.communicate(timeout=300)
-    finally:
-        building.kill()
-        building.wait()
-    assert building.returncode == 0, built_output
+    venv, wheel = root / "venv", built_wheel
+    made = run([PYTHON, "-m", "venv", str(venv)], root)
     assert made.returncode == 0, made.stderr
-    wheel = next(dist.glob("tempest_framework-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in ("Dockerfile-tpl", ".dockerignore-tpl", "docker-compose.yaml-tpl"):
         assert f"tempest/core/management/docker_template/{template}" in names, template

@@ -13,31 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, REPO, clean_env, run
+from tests.helpers import PYTHON, clean_env, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_wheel_installs_and_starts_a_project(tmp_path: Path) -> None:
-    dist, venv = tmp_path / "dist", tmp_path / "venv"
-    # The wheel builds while the venv is made: two processes of their own, one core each.
-    building = subprocess.Popen(
-        [PYTHON, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=clean_env(),
-    )
-    try:
-        made_venv = run([PYTHON, "-m", "venv", str(venv)], tmp_path)
-        built_output, _ = building.communicate(timeout=300)
-    finally:
-        building.kill()
-        building.wait()
-    assert building.returncode == 0, built_output
+def test_wheel_installs_and_starts_a_project(tmp_path: Path, built_wheel: Path) -> None:
+    venv, wheel = tmp_path / "venv", built_wheel
+    made_venv = run([PYTHON, "-m", "venv", str(venv)], tmp_path)
     assert made_venv.returncode == 0, made_venv.stderr
-    wheel = next(dist.glob("tempest_framework-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "tempest/project_template/project_name/settings.py-tpl" in names
     assert "tempest/app_template/routers.py-tpl" in names

@@ -21,8 +21,9 @@ IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"
 
 
 def make_app(root: Path, max_size: int = 1024 * 1024) -> FastAPI:
-    """Routes: /images (checked images, multipart), /files (any safe file, multipart),
-    /raw/{name} (the raw body, streamed), /files/{key} (download)."""
+    """Routes: /images (checked images, multipart, with SHA-256), /files (any safe file,
+    multipart), /checked (the same with SHA-256), /raw/{name} (the raw body, streamed),
+    /files/{key} (download)."""
     app = FastAPI()
     register_exception_handlers(app)
     images = UploadUtils(
@@ -31,8 +32,10 @@ def make_app(root: Path, max_size: int = 1024 * 1024) -> FastAPI:
         allowed_extensions={"png", "jpg", "jpeg", "gif", "webp", "bmp"},
         allowed_mimetypes=IMAGE_TYPES,
         verify_magic_bytes=True,
+        checksum=True,
     )
     anything = UploadUtils(root / "files", max_size_bytes=max_size)
+    summed = UploadUtils(root / "files", max_size_bytes=max_size, checksum=True)
     downloads = DownloadUtils(root / "files")
 
     @app.post("/images")
@@ -42,6 +45,10 @@ def make_app(root: Path, max_size: int = 1024 * 1024) -> FastAPI:
     @app.post("/files")
     async def upload_file(file: UploadFile) -> dict[str, Any]:
         return asdict(await anything.save(file))
+
+    @app.post("/checked")
+    async def upload_checked(file: UploadFile) -> dict[str, Any]:
+        return asdict(await summed.save(file))
 
     @app.put("/raw/{name}")
     async def upload_raw(name: str, request: Request) -> dict[str, Any]:

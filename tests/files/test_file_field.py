@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from tempest.exceptions import (
     InvalidFileTypeException,
     ValidationException,
 )
-from tempest.storage import UploadResult
+from tempest.storage import LocalUploadStorage, UploadResult
 from tests.files.samples import pdf, png
 
 pytestmark = pytest.mark.anyio
@@ -42,7 +43,9 @@ class Receipt(BaseModel):
     __tablename__ = "files_t_receipt"
     title: Mapped[str] = mapped_column(String(40))
     scan: Mapped[StoredFile | None] = mapped_column(
-        FileField("scans", allowed_types={"image/png", "application/pdf"}, max_size=LIMIT),
+        FileField(
+            "scans", allowed_types={"image/png", "application/pdf"}, max_size=LIMIT, checksum=True
+        ),
         default=None,
     )
 
@@ -69,7 +72,7 @@ async def test_a_stored_file_round_trips_through_the_database(
     assert rows["coffee"].scan == stored
     assert rows["coffee"].scan.size == len(png())
     assert rows["coffee"].scan.content_type == "image/png"
-    assert len(rows["coffee"].scan.sha256) == 64
+    assert rows["coffee"].scan.sha256 == hashlib.sha256(png()).hexdigest()
     assert rows["none"].scan is None
     assert str(stored) == stored.key
 
@@ -87,6 +90,18 @@ async def test_upload_results_and_documents_are_accepted(
         "scans/a.pdf", "a.pdf", 10, "application/pdf", "0" * 64
     )
     assert rows["dict"].scan == StoredFile("scans/b.pdf", "b.pdf")
+
+
+async def test_the_digest_is_kept_only_for_a_checksum_column(tmp_path: Path) -> None:
+    storage = LocalUploadStorage(tmp_path)
+    lean = await ImageField("a").save(png(), storage=storage)
+    assert lean.sha256 is None and lean.to_dict()["sha256"] is None
+    summed = await ImageField("a", checksum=True).save(png(), storage=storage)
+    assert summed.sha256 == hashlib.sha256(png()).hexdigest()
+    assert StoredFile.from_dict({"key": "a/b.png", "sha256": ""}).sha256 is None  # older rows
+    assert StoredFile.from_dict(summed.to_dict()) == summed
+    with pytest.raises(ValueError, match="sha256"):
+        StoredFile.from_dict({"key": "a/b.png", "sha256": 42})
 
 
 @pytest.mark.parametrize("value", ["scans/a.png", 42, {"name": "no key"}, {"key": "a", "size": -1}])

@@ -14,6 +14,7 @@ import tempest.storage
 import tempest.utils.storage_backends as storage_backends
 from tempest.exceptions import ConflictException, NotFoundException
 from tempest.storage import LocalUploadStorage, UploadResult, UploadStorage
+from tempest.utils import UploadUtils
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +34,12 @@ async def test_save_read_stat_delete_round_trip(tmp_path: Path) -> None:
         for start in range(0, len(data), 100_000):
             yield data[start : start + 100_000]
 
-    result = await storage.save("a/b/c.bin", chunks(), content_type="application/x-test")  # type: ignore[arg-type]
+    result = await storage.save(
+        "a/b/c.bin",
+        chunks(),  # type: ignore[arg-type]
+        content_type="application/x-test",
+        checksum=True,
+    )
     assert str(result) == "a/b/c.bin"
     assert result.size == len(data) and result.sha256 == hashlib.sha256(data).hexdigest()
     assert (tmp_path / "root/a/b/c.bin").read_bytes() == data
@@ -48,6 +54,39 @@ async def test_save_read_stat_delete_round_trip(tmp_path: Path) -> None:
     assert not await storage.exists("a/b/c.bin")
     assert await storage.url("a/b/c.bin") is None
     assert list((tmp_path / "root/.staging").iterdir()) == []  # nothing left behind
+
+
+async def test_the_digest_is_opt_in(tmp_path: Path) -> None:
+    """No SHA-256 unless asked for: it costs more than storing the bytes."""
+    storage = LocalUploadStorage(tmp_path)
+    data = os.urandom(2 * 1024 * 1024 + 5)
+    expected = hashlib.sha256(data).hexdigest()
+    assert (await storage.save("lean.bin", data)).sha256 is None
+    assert (await storage.save("sum.bin", data, checksum=True)).sha256 == expected
+    staged = storage.staging_dir() / "x.part"
+    staged.write_bytes(data)  # a file in the staging folder is moved, then hashed on request
+    moved = await storage.save_file("moved.bin", staged, checksum=True)
+    assert moved.sha256 == expected and not staged.exists()
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.bin"
+    outside.write_bytes(data)  # a file elsewhere is copied
+    try:
+        assert (await storage.save_file("copied.bin", outside)).sha256 is None
+        given = await storage.save_file("given.bin", outside, sha256="0" * 64)
+        assert given.sha256 == "0" * 64  # a digest the caller has is echoed, not recomputed
+    finally:
+        outside.unlink()
+    for key in ("lean.bin", "sum.bin", "moved.bin", "copied.bin", "given.bin"):
+        assert (tmp_path / key).read_bytes() == data
+
+
+async def test_upload_utils_hashes_only_with_checksum(tmp_path: Path) -> None:
+    data = b"%PDF-1.7\n" + bytes(range(256)) * 12_288
+    lean = await UploadUtils(tmp_path).save(data, original_filename="a.pdf")
+    assert lean.sha256 is None and lean.size == len(data)
+    checked = await UploadUtils(tmp_path, checksum=True).save(data, original_filename="a.pdf")
+    assert checked.sha256 == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / lean.key).read_bytes() == (tmp_path / checked.key).read_bytes() == data
+    assert list((tmp_path / ".staging").iterdir()) == []
 
 
 async def test_missing_keys_are_404(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def test_a_200_mb_upload_keeps_memory_flat_and_round_trips(
         upload_seconds = time.monotonic() - started
         assert response.status_code == 200, response.text
         stored = response.json()
-        assert stored["size"] == SIZE and stored["sha256"] == sent.hexdigest()
+        assert stored["size"] == SIZE and stored["sha256"] is None  # not asked for
         growth = (rss.peak - baseline) / MB
         assert growth < 20, f"RSS grew by {growth:.1f} MB during a 200 MB upload"
 
@@ -144,14 +144,15 @@ class _GeneratedFile:
 
 
 def test_a_200_mb_multipart_upload_keeps_memory_flat(server: tuple[str, int, Path]) -> None:
-    """Through ``UploadFile``: Starlette spools the part to disk, UploadUtils streams it."""
+    """Through ``UploadFile``: Starlette spools the part to disk, UploadUtils streams it
+    (and hashes it: ``checksum=True``)."""
     base, pid, _root = server
     with httpx.Client(base_url=base, timeout=60) as client:
         baseline = psutil.Process(pid).memory_info().rss
         sent = hashlib.sha256()
         with PeakRSS(pid) as rss:
             response = client.post(
-                "/files", files={"file": ("big.bin", _GeneratedFile(SIZE, sent), "x/y")}
+                "/checked", files={"file": ("big.bin", _GeneratedFile(SIZE, sent), "x/y")}
             )
         assert response.status_code == 200, response.text
         assert response.json()["sha256"] == sent.hexdigest()

@@ -91,6 +91,7 @@ async def test_a_file_exactly_at_the_limit_passes(client: httpx.AsyncClient) -> 
     response = await post(client, "/files", "full.txt", b"x" * LIMIT, "text/plain")
     assert response.status_code == 200, response.text
     assert response.json()["size"] == LIMIT
+    assert response.json()["sha256"] is None  # no digest unless checksum=True
 
 
 async def test_one_byte_over_the_limit_is_413(client: httpx.AsyncClient, tmp_path: Path) -> None:

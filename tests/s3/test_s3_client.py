@@ -26,7 +26,11 @@ async def chunked(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
 
 async def test_put_stat_get_delete(s3: AsyncMinIOClient) -> None:
     written = await s3.put_object(
-        "docs/été.txt", b"hello world", content_type="text/plain", metadata={"owner": "ana"}
+        "docs/été.txt",
+        b"hello world",
+        content_type="text/plain",
+        metadata={"owner": "ana"},
+        checksum=True,
     )
     assert written.size == 11
     assert written.sha256 == hashlib.sha256(b"hello world").hexdigest()
@@ -50,7 +54,7 @@ async def test_a_zero_byte_object(s3: AsyncMinIOClient) -> None:
     async def nothing() -> AsyncIterator[bytes]:
         yield b""
 
-    written = await s3.put_object("empty.bin", nothing())
+    written = await s3.put_object("empty.bin", nothing(), checksum=True)
     assert (written.size, written.sha256) == (0, hashlib.sha256(b"").hexdigest())
     assert (await s3.stat_object("empty.bin")).size == 0
     assert await s3.get_object("empty.bin") == b""
@@ -116,7 +120,7 @@ async def test_presign_expiry_is_bounded(s3: AsyncMinIOClient) -> None:
 
 async def test_multipart_upload_round_trips_its_sha256(s3: AsyncMinIOClient) -> None:
     data = os.urandom(12 * MiB)  # three 5 MiB parts, the last one 2 MiB
-    written = await s3.put_object("big/blob.bin", chunked(data))
+    written = await s3.put_object("big/blob.bin", chunked(data), checksum=True)
     assert written.size == len(data)
     assert written.sha256 == hashlib.sha256(data).hexdigest()
     assert written.etag is not None and written.etag.endswith('-3"')  # three parts
@@ -261,7 +265,7 @@ async def test_a_200_mb_upload_streams_in_bounded_memory(s3: AsyncMinIOClient) -
 
     watcher = asyncio.create_task(watch())
     try:
-        written = await s3.put_object("big/200.bin", two_hundred_mebibytes())
+        written = await s3.put_object("big/200.bin", two_hundred_mebibytes(), checksum=True)
         digest = hashlib.sha256()
         async for chunk in s3.stream_object("big/200.bin"):
             digest.update(chunk)

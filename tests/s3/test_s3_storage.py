@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
@@ -45,7 +46,11 @@ async def test_it_is_an_upload_storage(storage: MinIOUploadStorage) -> None:
 
 async def test_save_stat_read_delete(storage: MinIOUploadStorage) -> None:
     result = await storage.save(
-        "docs/a.pdf", b"%PDF-1.7 body", content_type="application/pdf", filename="relatório é.pdf"
+        "docs/a.pdf",
+        b"%PDF-1.7 body",
+        content_type="application/pdf",
+        filename="relatório é.pdf",
+        checksum=True,
     )
     assert (result.key, result.size, result.filename) == ("docs/a.pdf", 13, "relatório é.pdf")
     assert result.sha256 == hashlib.sha256(b"%PDF-1.7 body").hexdigest()
@@ -61,6 +66,29 @@ async def test_save_stat_read_delete(storage: MinIOUploadStorage) -> None:
         await storage.stat("docs/a.pdf")
     with pytest.raises(NotFoundException):
         _ = [chunk async for chunk in storage.read("docs/a.pdf")]
+
+
+async def test_the_whole_object_digest_is_opt_in(
+    storage: MinIOUploadStorage, s3: AsyncMinIOClient
+) -> None:
+    """Parts are always signed with their SHA-256; the object's digest only on request."""
+    assert (await storage.save("plain.txt", b"no digest")).sha256 is None
+    big = bytes(range(256)) * (6 * 4096)  # 6 MiB in 1 MiB chunks: two parts
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 1 << 20):
+            yield big[start : start + (1 << 20)]
+
+    lean = await s3.put_object("big/lean.bin", chunks())
+    assert lean.sha256 is None and lean.etag is not None and lean.etag.endswith('-2"')
+    assert b"".join([c async for c in storage.read("big/lean.bin")]) == big
+    image = png_bytes()
+    checked = await UploadUtils(storage, checksum=True).save(image, original_filename="a.png")
+    assert checked.sha256 == hashlib.sha256(image).hexdigest()
+    unchecked = await UploadUtils(storage).save(image, original_filename="a.png")
+    assert unchecked.sha256 is None
+    for key in ("plain.txt", "big/lean.bin", checked.key, unchecked.key):
+        assert await storage.delete(key)
 
 
 async def test_an_existing_key_is_kept_unless_overwrite(storage: MinIOUploadStorage) -> None:

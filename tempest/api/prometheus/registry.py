@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -49,7 +50,9 @@ DEFAULT_SIZE_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 """Bytes of a request body: empty, small JSON, ... large uploads."""
 
-_families: dict[tuple[int, str, str], Any] = {}
+_families: WeakKeyDictionary[CollectorRegistry, dict[tuple[str, str], Any]] = WeakKeyDictionary()
+"""Registry -> its families by (namespace, kind). Keyed by the registry itself: an id()
+could be reused by a later registry once the first is collected."""
 
 
 def require_prometheus() -> None:
@@ -77,10 +80,10 @@ def _registry(registry: CollectorRegistry | None) -> CollectorRegistry:
 
 
 def _family(registry: CollectorRegistry | None, namespace: str, kind: str, build: Any) -> Any:
-    key = (id(_registry(registry)), namespace, kind)
-    found = _families.get(key)
+    families = _families.setdefault(_registry(registry), {})
+    found = families.get((namespace, kind))
     if found is None:
-        found = _families[key] = build()
+        found = families[(namespace, kind)] = build()
     return found
 
 

@@ -78,6 +78,13 @@ class SignInViews(ViewsBase):
             return self._render(
                 "login.html", session, 503, error=_THROTTLE_DOWN, email=email, next=target
             )
+        response = await self._start_session(db_session, principal, target)
+        return self._secure(response)
+
+    async def _start_session(
+        self, db_session: AsyncSession, principal: Any, target: str
+    ) -> Response:
+        """A new session for ``principal`` (MFA pending when it has MFA), and its redirect."""
         pid = self.backend.principal_id(principal)
         version = self.backend.session_version(principal)
         if self.backend.requires_mfa(principal):
@@ -89,7 +96,7 @@ class SignInViews(ViewsBase):
             new = AdminSession.signed_in(pid, version=version)
             response = RedirectResponse(target, 303)
         self.store.save(response, new)
-        return self._secure(response)
+        return response
 
     async def mfa_form(self, request: Request) -> Response:
         """``GET /mfa``: the one-time code form."""
@@ -228,17 +235,7 @@ class SignInViews(ViewsBase):
             flow.forget(response, callback_url=callback_url)
             return response
         target = self._next(pending.next)
-        pid = self.backend.principal_id(principal)
-        version = self.backend.session_version(principal)
-        if self.backend.requires_mfa(principal):
-            new = AdminSession.signed_in(pid, mfa_pending=True, version=version)
-            response = RedirectResponse(f"{self.prefix}/mfa?{urlencode({'next': target})}", 303)
-        else:
-            async with atomic(db_session):
-                await self.backend.on_login(db_session, principal)
-            new = AdminSession.signed_in(pid, version=version)
-            response = RedirectResponse(target, 303)
-        self.store.save(response, new)
+        response = await self._start_session(db_session, principal, target)
         flow.forget(response, callback_url=callback_url)
         return self._secure(response)
 
