@@ -14,12 +14,14 @@ import json
 import os
 import pty
 import re
+import select
 import struct
 import subprocess
 import sys
 import termios
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,6 +114,17 @@ def test_nothing_is_drawn_on_a_pipe_or_a_file(tmp_path: Path) -> None:
         assert stream.read() == ""
 
 
+def read_all(terminal: Any) -> str:
+    """Everything written to the pty so far: a read may return one write's worth only."""
+    chunks = []
+    while select.select([terminal], [], [], 0.2)[0]:
+        chunk = terminal.read(4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
 def test_the_status_is_redrawn_in_place_cut_to_the_width_and_erased() -> None:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 30, 0, 0))
@@ -121,7 +134,7 @@ def test_the_status_is_redrawn_in_place_cut_to_the_width_and_erased() -> None:
         status.step("Applying orders 0001_initial")
         status.step("Applying orders 0002_a_long_revision_name")
         status.clear()
-        drawn = terminal.read(4096).decode()
+        drawn = read_all(terminal)
     assert drawn == (
         f"{ERASE_LINE}[1/2] Applying orders 0001..."  # 29 columns: one is kept free
         f"{ERASE_LINE}[2/2] Applying orders 0002..."
@@ -137,7 +150,7 @@ def test_a_failing_block_still_erases_the_status(monkeypatch: pytest.MonkeyPatch
             status.step("Saving orders.OrderModel")
             raise RuntimeError("the load failed")
         monkeypatch.undo()
-        drawn = terminal.read(4096).decode()
+        drawn = read_all(terminal)
     assert drawn == f"{ERASE_LINE}[1/1] Saving orders.OrderModel{ERASE_LINE}"
 
 
