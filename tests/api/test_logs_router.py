@@ -151,6 +151,16 @@ async def test_bad_input_is_a_422(
     assert field in json.dumps(body["details"])
 
 
+@pytest.mark.parametrize("raw", ["q=%00", "q=%ED%A0%80", "q=%FF%FE", "source=%00", "start=%00"])
+async def test_nul_surrogates_and_invalid_utf8_are_never_a_500(
+    client: httpx.AsyncClient, raw: str
+) -> None:
+    answer = await client.get(f"/logs?{raw}")
+
+    assert answer.status_code in (200, 422), answer.text  # a search for them finds nothing
+    assert answer.json()
+
+
 async def test_file_logging_off_is_a_404(tmp_path: Path) -> None:
     transport = httpx.ASGITransport(_app(""))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

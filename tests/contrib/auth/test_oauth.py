@@ -244,6 +244,24 @@ async def test_forged_state_is_refused(env: AuthEnv, issuer: str) -> None:
     assert_envelope(response, 400, "OAUTH_STATE_MISMATCH")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "code=%00&state=%00",
+        "code=%ED%A0%80&state=%ED%A0%80",  # a lone surrogate, UTF-8 encoded
+        "code=%FF%FE&state=%FF",  # not UTF-8
+        "code=" + "a" * 20_000 + "&state=" + "b" * 20_000,
+        "error=%00&error_description=%ED%A0%80",
+    ],
+)
+async def test_hostile_callback_parameters_are_a_4xx(env: AuthEnv, issuer: str, query: str) -> None:
+    await start(env)  # a pending sign-in: the parameters are really read
+    response = await env.http.get(f"{AUTH}/oauth/mock/callback?{query}")
+    assert 400 <= response.status_code < 500, response.text
+    assert {"detail", "code", "details"} <= set(response.json())
+    assert await links() == 0
+
+
 async def test_login_csrf_callback_without_the_pending_cookie_is_refused(
     env: AuthEnv, issuer: str
 ) -> None:
